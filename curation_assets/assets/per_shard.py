@@ -1,0 +1,61 @@
+"""Per-shard assets: thin wiring of ``steps`` to lineage, config and UI metadata."""
+
+
+import dagster as dg
+
+from curation_assets import steps
+from curation_assets.assets import metadata as reports
+from curation_assets.partitions import shard_partitions
+from curation_assets.resources import CurationResource
+from curation_assets.shards import check_shard_name
+
+PER_SHARD_GROUP = "per_shard"
+
+
+def _progress(context: dg.AssetExecutionContext, verb: str):
+    def log(done: int, total: int, what: str) -> None:
+        context.log.info(f"{verb} {done}/{total}: {what}")
+
+    return log
+
+
+@dg.asset(
+    partitions_def=shard_partitions,
+    group_name=PER_SHARD_GROUP,
+    kinds={"pyav", "duckdb"},
+    description="Every file of the shard probed with PyAV; admitted or rejected with a reason.",
+)
+def source_videos(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
+    shard = check_shard_name(context.partition_key)
+    layout, cfg, store = curation.layout, curation.config(), curation.store()
+    if not layout.shard_uploads(shard).is_dir():
+        raise dg.Failure(f"shard {shard!r} has no folder under {layout.uploads}")
+    rows = steps.admit_shard(layout, shard, cfg, _progress(context, "probed"))
+    store.replace("source_videos", shard, {"videos": rows})
+    store.ensure_catalog()
+    return dg.MaterializeResult(metadata=reports.source_videos_metadata(rows, cfg))
+
+
+@dg.asset(
+    partitions_def=shard_partitions,
+    group_name=PER_SHARD_GROUP,
+    deps=[source_videos],
+    kinds={"pyav", "scenedetect"},
+    description="One decode pass per admitted video: cuts, frame samples, single-shot clips.",
+)
+def shot_clips(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
+    shard = check_shard_name(context.partition_key)
+    layout, cfg, store = curation.layout, curation.config(), curation.store()
+    videos = store.query("SELECT * FROM videos WHERE shard = ? ORDER BY video_id", [shard]).to_dicts()
+    if not videos:
+        raise dg.Failure(f"no source_videos rows for shard {shard!r}: materialize source_videos first")
+    rows = steps.clip_shard(layout, shard, videos, cfg, _progress(context, "decoded"))
+    store.replace(
+        "shot_clips",
+        shard,
+        {"decode_passes": rows.decode_passes, "shots": rows.shots, "clips": rows.clips,
+         "decisions": rows.decisions},
+    )
+    store.ensure_catalog()
+    sheet = layout.shard_warehouse(shard) / "contact_sheets" / "shot_clips.jpg"
+    return dg.MaterializeResult(metadata=reports.shot_clips_metadata(rows, layout, shard, sheet))

@@ -1,0 +1,128 @@
+"""curation.yaml -> typed, validated settings.
+
+Lookup order: ``$CURATION_CONFIG``, then ``$CURATION_HOME/curation.yaml``, then the packaged
+defaults. A user file only needs the keys it changes.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULTS = resources.files("curation_assets") / "defaults" / "curation.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AdmissionConfig(_Section):
+    min_duration_s: float = Field(4.0, gt=0)
+    max_duration_s: float = Field(120.0, gt=0)
+    min_short_side_px: int = Field(128, ge=1)
+    probe_timeout_s: float = Field(20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdmissionConfig:
+        if self.min_duration_s >= self.max_duration_s:
+            raise ValueError("admission.min_duration_s must be below max_duration_s")
+        return self
+
+
+class ShotsConfig(_Section):
+    detectors: list[Literal["content", "adaptive"]] = Field(
+        default_factory=lambda: ["content", "adaptive"], min_length=1
+    )
+    content_threshold: float = Field(27.0, gt=0)
+    adaptive_threshold: float = Field(3.0, gt=0)
+    min_shot_s: float = Field(0.5, ge=0)
+    decode_threads: int = Field(0, ge=0)
+
+
+class ClipsConfig(_Section):
+    min_s: float = Field(4.0, gt=0)
+    max_s: float = Field(16.0, gt=0)
+    trim_after_cut_s: float = Field(0.25, ge=0)
+    trim_before_cut_s: float = Field(0.0, ge=0)
+    max_clips_per_shot: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClipsConfig:
+        if self.max_s < 2 * self.min_s:
+            # Splitting a long shot gives windows of at least max_s / 2; they must stay clips.
+            raise ValueError("clips.max_s must be at least twice clips.min_s")
+        return self
+
+
+class SamplesConfig(_Section):
+    rgb_fps: float = Field(2.0, gt=0)
+    rgb_short_side: int = Field(256, ge=64, le=1080)
+    rgb_jpeg_quality: int = Field(95, ge=50, le=100)
+    grey_fps: float = Field(8.0, gt=0)
+    # Frames are shrunk once to this short side; detectors and grey (flow) samples use it.
+    analysis_short_side: int = Field(144, ge=32, le=720)
+
+
+class RunConfig(_Section):
+    decode_workers: int = Field(2, ge=1)
+    decode_timeout_factor: float = Field(10.0, gt=0)
+
+
+class CurationConfig(_Section):
+    admission: AdmissionConfig = AdmissionConfig()
+    shots: ShotsConfig = ShotsConfig()
+    clips: ClipsConfig = ClipsConfig()
+    samples: SamplesConfig = SamplesConfig()
+    run: RunConfig = RunConfig()
+
+    @classmethod
+    def from_yaml(cls, path: Path | str) -> CurationConfig:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        return cls.model_validate(data)
+
+
+def curation_home() -> Path:
+    return Path(os.environ.get("CURATION_HOME", "data")).resolve()
+
+
+def config_path(home: Path | None = None) -> Path:
+    explicit = os.environ.get("CURATION_CONFIG")
+    if explicit:
+        return Path(explicit)
+    user = (home or curation_home()) / "curation.yaml"
+    return user if user.exists() else Path(str(DEFAULTS))
+
+
+def load_config(home: Path | None = None) -> CurationConfig:
+    return CurationConfig.from_yaml(config_path(home))
+
+
+class Layout:
+    """Where things live under the data root (DESIGN.md contract)."""
+
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home).resolve() if home is not None else curation_home()
+
+    uploads = cached_property(lambda self: self.home / "uploads")
+    warehouse = cached_property(lambda self: self.home / "warehouse")
+    exports = cached_property(lambda self: self.home / "exports")
+    lineage_db = cached_property(lambda self: self.home / "lineage.duckdb")
+    lineage_parts = cached_property(lambda self: self.warehouse / "lineage")
+
+    def shard_uploads(self, shard: str) -> Path:
+        return self.uploads / shard
+
+    def shard_warehouse(self, shard: str) -> Path:
+        return self.warehouse / "shards" / shard
+
+    def samples_dir(self, shard: str) -> Path:
+        return self.shard_warehouse(shard) / "samples"

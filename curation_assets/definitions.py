@@ -1,0 +1,27 @@
+"""The code location: assets, checks, jobs, sensors and resources."""
+
+
+import dagster as dg
+
+from curation_assets.assets.checks import ASSET_CHECKS
+from curation_assets.assets.per_shard import PER_SHARD_GROUP, shot_clips, source_videos
+from curation_assets.partitions import shard_partitions
+from curation_assets.resources import CurationResource
+from curation_assets.sensors import build_uploads_sensor
+
+PER_SHARD_ASSETS = [source_videos, shot_clips]
+
+shard_job = dg.define_asset_job(
+    "shard_job",
+    selection=dg.AssetSelection.groups(PER_SHARD_GROUP),
+    partitions_def=shard_partitions,
+    description="Every per-shard asset for one source shard.",
+)
+
+defs = dg.Definitions(
+    assets=PER_SHARD_ASSETS,
+    asset_checks=ASSET_CHECKS,
+    jobs=[shard_job],
+    sensors=[build_uploads_sensor(shard_job)],
+    resources={"curation": CurationResource()},
+)

@@ -1,0 +1,53 @@
+"""Lineage tables (DESIGN.md contract). Extra columns beyond the contract come last."""
+
+from __future__ import annotations
+
+import polars as pl
+
+S, F, I, B = pl.String, pl.Float64, pl.Int64, pl.Boolean
+
+TABLES: dict[str, dict[str, type[pl.DataType]]] = {
+    "videos": {
+        "video_id": S, "shard": S, "file_name": S, "uri": S, "status": S, "reason": S,
+        "duration_s": F, "width": I, "height": I, "fps": F, "codec": S,
+        "detail": S, "bytes": I, "content_sha256": S, "has_audio": B, "frame_count": I,
+        "frame_count_estimated": B, "rotation": I, "coded_width": I, "coded_height": I,
+        "pix_fmt": S, "container_format": S,
+    },
+    # One row per admitted video: how its single decode pass went.
+    "decode_passes": {
+        "video_id": S, "shard": S, "status": S, "reason": S, "detail": S, "frames": I,
+        "decoded_s": F, "cuts": I, "shots": I, "clips": I, "clip_s": F, "decode_fps": F,
+        "samples_path": S,
+    },
+    # Every shot of every decoded video, with why it gave fewer clips than it could.
+    "shots": {
+        "video_id": S, "shard": S, "shot_index": I, "start_s": F, "end_s": F,
+        "start_frame": I, "end_frame": I, "clips": I, "reason": S, "detail": S,
+    },
+    "clips": {
+        "clip_id": S, "video_id": S, "shard": S, "start_s": F, "end_s": F, "duration_s": F,
+        "shot_index": I, "start_frame": I, "end_frame": I,
+    },
+    "scores": {"clip_id": S, "signal": S, "value": F, "scorer": S, "scorer_version": S, "shard": S},
+    "clip_labels": {
+        "clip_id": S, "kind": S, "label": S, "confidence": F, "scorer": S, "shard": S,
+    },
+    "decisions": {
+        "clip_id": S, "stage": S, "filter": S, "passed": B, "value": F, "threshold": S,
+        "reason": S, "shard": S,
+    },
+    "subset_members": {"subset": S, "clip_id": S, "weight": F, "bucket": S},
+    "captions": {
+        "clip_id": S, "captioner": S, "model": S, "caption": S, "fields_json": S, "words": I,
+        "shard": S,
+    },
+}
+
+
+def frame(table: str, rows: list[dict]) -> pl.DataFrame:
+    """Rows -> a frame with exactly the table's columns and types (missing keys become null)."""
+    schema = TABLES[table]
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame([{k: row.get(k) for k in schema} for row in rows], schema=schema)

@@ -1,0 +1,115 @@
+"""The lineage store: Parquet parts per (table, writer, partition) behind DuckDB views.
+
+Why not one DuckDB file that every run writes into: DuckDB lets one process write a file at a
+time, and readers are locked out while it does. Here each asset materialization replaces its own
+Parquet part per table with an atomic rename, so parallel shard runs never contend and never lose
+a row, re-runs replace instead of duplicating, a crash leaves the previous part intact, and
+``lineage.duckdb`` (views over the parts) stays queryable read-only at any time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from curation_assets.lineage.schema import TABLES, frame
+
+CATALOG_VERSION = 1
+_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class LineageStore:
+    def __init__(self, parts_dir: Path, catalog_path: Path) -> None:
+        self.parts_dir = Path(parts_dir)
+        self.catalog_path = Path(catalog_path)
+
+    # -- writing ---------------------------------------------------------------------------
+    def replace(self, writer: str, partition: str, tables: Mapping[str, list[dict] | pl.DataFrame]) -> None:
+        """Make ``tables`` the whole output of ``writer`` for ``partition`` (idempotent)."""
+        for name in (writer, partition):
+            if not _SAFE.match(name):
+                raise ValueError(f"unsafe lineage part name: {name!r}")
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for table, rows in tables.items():
+                df = rows if isinstance(rows, pl.DataFrame) else frame(table, rows)
+                target = self._table_dir(table) / f"{writer}__{partition}.parquet"
+                tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+                df.select(list(TABLES[table])).write_parquet(tmp, statistics=True)
+                staged.append((tmp, target))
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, target in staged:
+            os.replace(tmp, target)
+
+    def _table_dir(self, table: str) -> Path:
+        if table not in TABLES:
+            raise KeyError(f"unknown lineage table {table!r}")
+        folder = self.parts_dir / table
+        folder.mkdir(parents=True, exist_ok=True)
+        empty = folder / "_empty.parquet"  # keeps the view valid before any run wrote
+        if not empty.exists():
+            tmp = folder / f"._empty.{uuid.uuid4().hex}.tmp"
+            frame(table, []).write_parquet(tmp)
+            os.replace(tmp, empty)
+        return folder
+
+    # -- reading ---------------------------------------------------------------------------
+    def _view_sql(self, table: str) -> str:
+        pattern = str(self._table_dir(table) / "*.parquet").replace("'", "''")
+        return (
+            f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM "
+            f"read_parquet('{pattern}', union_by_name = true)"
+        )
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory connection with every lineage table as a view: never blocks a writer."""
+        con = duckdb.connect()
+        for table in TABLES:
+            con.execute(self._view_sql(table))
+        return con
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        with self.connect() as con:
+            return con.sql(sql, params=params or None).pl()
+
+    def ensure_catalog(self, attempts: int = 50) -> Path:
+        """Create ``lineage.duckdb`` (views over the parts) for users' own queries.
+
+        It is written only when missing or stale, so it is almost always free for read-only use.
+        """
+        self.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = f"{CATALOG_VERSION}:{self.parts_dir}"
+        for attempt in range(attempts):
+            try:
+                if self.catalog_path.exists():
+                    with duckdb.connect(str(self.catalog_path), read_only=True) as con:
+                        if _catalog_stamp(con) == stamp:
+                            return self.catalog_path
+                with duckdb.connect(str(self.catalog_path)) as con:
+                    for table in TABLES:
+                        con.execute(self._view_sql(table))
+                    con.execute("CREATE OR REPLACE TABLE catalog_info (stamp VARCHAR)")
+                    con.execute("INSERT INTO catalog_info VALUES (?)", [stamp])
+                return self.catalog_path
+            except duckdb.IOException:
+                # another process holds the file for a moment; try again
+                time.sleep(0.05 * (attempt + 1))
+        raise RuntimeError(f"could not open {self.catalog_path} after {attempts} attempts")
+
+
+def _catalog_stamp(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute("SELECT stamp FROM catalog_info").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None

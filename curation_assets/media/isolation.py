@@ -1,0 +1,101 @@
+"""Run per-file work in child processes so a hostile file can hang or crash only its child.
+
+The shard goes on: a call that times out or kills its worker becomes a ``Failed`` result for
+that item alone, the pool is rebuilt, and the other items are resubmitted.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Why an isolated call produced no result."""
+
+    kind: str  # "timeout" | "crashed" | "error"
+    detail: str
+
+
+def _context() -> mp.context.BaseContext:
+    # forkserver: cheap restarts, and children never inherit the threads of a Dagster process.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["curation_assets.media.probe", "curation_assets.media.decode"])
+    return ctx
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        if proc.is_alive():
+            proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_isolated(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    timeout_s: Callable[[Any], float],
+    workers: int = 1,
+) -> Iterator[tuple[int, Any | Failed]]:
+    """Yield ``(index, result or Failed)`` for every item, in completion order."""
+    pending = list(range(len(items)))
+    suspects: set[int] = set()  # items in flight when a worker died; retried one at a time
+    while pending:
+        solo = [i for i in pending if i in suspects]
+        batch = solo[:1] if solo else pending
+        pool = ProcessPoolExecutor(max_workers=1 if solo else workers, mp_context=_context())
+        futures: dict[Future, int] = {}
+        started: dict[Future, float] = {}
+        queue = list(batch)
+        broken = crashed = False
+        try:
+            while queue or futures:
+                while queue and len(futures) < (1 if solo else workers):
+                    index = queue.pop(0)
+                    future = pool.submit(fn, items[index])
+                    futures[future] = index
+                    started[future] = time.monotonic()
+                deadline = min(started[f] + timeout_s(items[futures[f]]) for f in futures)
+                done, _ = wait(
+                    futures, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
+                )
+                if not done:
+                    now = time.monotonic()
+                    late = [f for f in futures if now >= started[f] + timeout_s(items[futures[f]])]
+                    for future in late:
+                        index = futures.pop(future)
+                        pending.remove(index)
+                        limit = timeout_s(items[index])
+                        yield index, Failed("timeout", f"no result within {limit:.0f} s")
+                    broken = True  # the hung child must die; the rest are resubmitted
+                    break
+                for future in done:
+                    index = futures.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        if solo:
+                            pending.remove(index)
+                            yield index, Failed("crashed", "worker process died")
+                        else:
+                            suspects.add(index)
+                        broken = crashed = True
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - recorded per item, shard goes on
+                        pending.remove(index)
+                        yield index, Failed("error", f"{type(exc).__name__}: {exc}"[:500])
+                        continue
+                    pending.remove(index)
+                    yield index, result
+                if broken:
+                    if crashed:  # any child still in flight may be the one that died
+                        suspects.update(futures.values())
+                    break
+        finally:
+            _kill(pool)

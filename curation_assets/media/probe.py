@@ -1,0 +1,156 @@
+"""Probe a file with PyAV and decide admission before any full decode (cheap before expensive)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+
+from curation_assets.config import AdmissionConfig
+from curation_assets.vocabulary import Admission
+
+# A hostile file can make the demuxer read a lot before the first frame; give up after this.
+_MAX_PACKETS_FOR_FIRST_FRAME = 600
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one file is, as far as the container and its first frame tell."""
+
+    path: str
+    bytes: int
+    content_sha256: str | None
+    readable: bool
+    error: str | None = None
+    container_format: str | None = None
+    has_video: bool = False
+    has_audio: bool = False
+    codec: str | None = None
+    pix_fmt: str | None = None
+    coded_width: int | None = None
+    coded_height: int | None = None
+    rotation: int = 0  # counter-clockwise degrees to apply for display (PyAV convention)
+    width: int | None = None  # display size, after rotation
+    height: int | None = None
+    fps: float | None = None
+    duration_s: float | None = None
+    frame_count: int | None = None
+    frame_count_estimated: bool = False
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def probe_file(path: Path | str) -> Probe:
+    """Never raises for bad media: a broken file is a ``Probe`` with ``readable=False``."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        digest = sha256_of(path)
+    except OSError as exc:
+        return Probe(str(path), 0, None, False, error=f"os: {exc.strerror or exc}")
+    if size == 0:
+        return Probe(str(path), 0, digest, False, error="empty file")
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            return _probe_container(path, size, digest, container)
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, OverflowError, MemoryError) as exc:
+        message = str(exc).replace(f": '{path}'", "")  # FFmpeg repeats the path
+        return Probe(str(path), size, digest, False, error=f"{type(exc).__name__}: {message}"[:500])
+
+
+def _probe_container(path: Path, size: int, digest: str, container) -> Probe:
+    base = dict(
+        path=str(path),
+        bytes=size,
+        content_sha256=digest,
+        container_format=container.format.name if container.format else None,
+        has_audio=bool(container.streams.audio),
+    )
+    if not container.streams.video:
+        return Probe(readable=True, has_video=False, **base)
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else None
+    duration = _duration_s(container, stream)
+    first = _first_frame(container, stream)
+    if first is None:
+        return Probe(
+            readable=False, has_video=True, codec=ctx.name, error="no decodable frame", **base
+        )
+    rotation = int(round((first.rotation or 0) / 90.0)) * 90 % 360
+    coded_w, coded_h = first.width, first.height
+    width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    frames = int(stream.frames or 0)
+    estimated = frames <= 0
+    if estimated and duration and fps:
+        frames = int(round(duration * fps))
+    return Probe(
+        readable=True,
+        has_video=True,
+        codec=ctx.name,
+        pix_fmt=first.format.name,
+        coded_width=coded_w,
+        coded_height=coded_h,
+        rotation=rotation,
+        width=width,
+        height=height,
+        fps=fps,
+        duration_s=duration,
+        frame_count=frames or None,
+        frame_count_estimated=estimated,
+        **base,
+    )
+
+
+def _duration_s(container, stream) -> float | None:
+    if stream.duration and stream.time_base:
+        value = float(stream.duration * stream.time_base)
+    elif container.duration:
+        value = container.duration / av.time_base
+    else:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _first_frame(container, stream):
+    for count, packet in enumerate(container.demux(stream)):
+        if count >= _MAX_PACKETS_FOR_FIRST_FRAME:
+            return None
+        for frame in packet.decode():
+            return frame
+    return None
+
+
+def admission_reason(probe: Probe, cfg: AdmissionConfig) -> tuple[Admission | None, str]:
+    """``(None, detail)`` admits; otherwise the vocabulary reason and a human detail."""
+    if not probe.readable:
+        if probe.has_video is False and probe.error is None:
+            return Admission.NO_VIDEO_STREAM, "no video stream"
+        return Admission.UNREADABLE, probe.error or "unreadable"
+    if not probe.has_video:
+        kind = "audio only" if probe.has_audio else "no streams"
+        return Admission.NO_VIDEO_STREAM, kind
+    if probe.duration_s is None:
+        if probe.container_format and (
+            probe.container_format.endswith("_pipe") or "image2" in probe.container_format
+        ):
+            return Admission.TOO_SHORT, f"still image ({probe.container_format})"
+        return Admission.UNREADABLE, "duration unknown"
+    if probe.duration_s < cfg.min_duration_s:
+        return Admission.TOO_SHORT, f"{probe.duration_s:.2f} s < {cfg.min_duration_s:g} s"
+    if probe.duration_s > cfg.max_duration_s:
+        return Admission.TOO_LONG, f"{probe.duration_s:.2f} s > {cfg.max_duration_s:g} s"
+    short_side = min(probe.width or 0, probe.height or 0)
+    if short_side < cfg.min_short_side_px:
+        return Admission.TOO_SMALL, f"short side {short_side} px < {cfg.min_short_side_px} px"
+    return None, f"{probe.width}x{probe.height} {probe.codec} {probe.duration_s:.2f} s"

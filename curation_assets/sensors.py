@@ -1,0 +1,36 @@
+"""New complete shards under uploads/ become partitions and runs."""
+
+
+import json
+
+import dagster as dg
+
+from curation_assets.partitions import SHARD_PARTITIONS, shard_partitions
+from curation_assets.resources import CurationResource
+from curation_assets.shards import ready_shards
+
+
+def build_uploads_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="uploads_sensor",
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Adds a source_shard partition and requests a run for each new shard whose "
+        "_READY marker exists; shards still being written are left for a later tick.",
+    )
+    def uploads_sensor(context: dg.SensorEvaluationContext, curation: CurationResource):
+        # Known partitions come from one instance query; only unknown folders are stat'ed.
+        known = set(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
+        new = ready_shards(curation.layout.uploads, skip=known)
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        cursor = {"known_shards": len(known) + len(new), "last_added": new[-20:] or cursor.get("last_added", [])}
+        if not new:
+            return dg.SensorResult(skip_reason="no new complete shard", cursor=json.dumps(cursor))
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=f"shard:{s}", partition_key=s) for s in new],
+            dynamic_partitions_requests=[shard_partitions.build_add_request(new)],
+            cursor=json.dumps(cursor),
+        )
+
+    return uploads_sensor

@@ -1,0 +1,195 @@
+"""Per-shard steps as plain functions: what each asset does, minus Dagster.
+
+Each returns lineage rows; the asset writes them and attaches metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from curation_assets.config import CurationConfig, Layout
+from curation_assets.media.clips import clip_id, plan_clips
+from curation_assets.media.decode import save_samples, single_pass
+from curation_assets.media.isolation import Failed, run_isolated
+from curation_assets.media.probe import Probe, admission_reason, probe_file
+from curation_assets.shards import list_shard_files, video_id_for
+from curation_assets.vocabulary import SHOT_CLIPS_FILTER, Admission, Clipping, Stage, VideoStatus
+
+Progress = Callable[[int, int, str], None]
+
+
+def _quiet(done: int, total: int, what: str) -> None:
+    pass
+
+
+# -- source_videos -----------------------------------------------------------------------------
+
+
+def admit_shard(
+    layout: Layout, shard: str, cfg: CurationConfig, progress: Progress = _quiet
+) -> list[dict]:
+    """One ``videos`` row per file of the shard: probed, then admitted or rejected with a reason."""
+    files = list_shard_files(layout.shard_uploads(shard))
+    rows: list[dict | None] = [None] * len(files)
+    to_probe = []
+    for i, f in enumerate(files):
+        if f.problem:
+            rows[i] = _video_row(shard, f.rel, f.path, None, Admission.UNREADABLE, f.problem)
+        else:
+            to_probe.append(i)
+    timeout = cfg.admission.probe_timeout_s
+    results = run_isolated(
+        probe_file, [files[i].path for i in to_probe], lambda _: timeout, cfg.run.decode_workers
+    )
+    for done, (k, result) in enumerate(results, start=1):
+        f = files[to_probe[k]]
+        if isinstance(result, Failed):
+            reason, detail, probe = Admission.UNREADABLE, f"probe {result.kind}: {result.detail}", None
+        else:
+            probe = result
+            reason, detail = admission_reason(probe, cfg.admission)
+        rows[to_probe[k]] = _video_row(shard, f.rel, f.path, probe, reason, detail)
+        progress(done, len(to_probe), f.rel)
+    return [r for r in rows if r is not None]
+
+
+def _video_row(shard, rel, path: Path, probe: Probe | None, reason, detail) -> dict:
+    row = {
+        "video_id": video_id_for(shard, rel),
+        "shard": shard,
+        "file_name": rel,
+        "uri": path.absolute().as_uri(),
+        "status": VideoStatus.REJECTED.value if reason else VideoStatus.ADMITTED.value,
+        "reason": reason.value if reason else None,
+        "detail": detail,
+    }
+    if probe is not None:
+        p = probe.as_row()
+        p.pop("path")
+        p.pop("readable")
+        p.pop("error")
+        p.pop("has_video")
+        row.update(p)
+    return row
+
+
+# -- shot_clips --------------------------------------------------------------------------------
+
+
+@dataclass
+class ClipRows:
+    decode_passes: list[dict] = field(default_factory=list)
+    shots: list[dict] = field(default_factory=list)
+    clips: list[dict] = field(default_factory=list)
+    decisions: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _PassJob:
+    video_id: str
+    shard: str
+    path: str
+    rotation: int
+    duration_s: float
+    samples_path: str
+    cfg: CurationConfig
+
+
+def _analyse(job: _PassJob) -> dict:
+    """Runs in a child process: the single pass, samples to disk, clip plan. Returns rows."""
+    result = single_pass(job.path, job.cfg.shots, job.cfg.samples, job.rotation)
+    if result.frames:
+        save_samples(Path(job.samples_path), result, job.cfg.samples.rgb_jpeg_quality)
+    plans = plan_clips(result.frame_times, result.end_s, result.cuts, job.cfg.clips)
+    return {"result": result, "plans": plans}
+
+
+def clip_shard(
+    layout: Layout,
+    shard: str,
+    videos: list[dict],
+    cfg: CurationConfig,
+    progress: Progress = _quiet,
+) -> ClipRows:
+    """One decode pass per admitted video -> shots, clip windows and samples."""
+    samples_dir = layout.samples_dir(shard)
+    jobs = [
+        _PassJob(
+            v["video_id"], shard, str(local_path(v["uri"])), int(v.get("rotation") or 0),
+            float(v["duration_s"]), str(samples_dir / f"{v['video_id']}.npz"), cfg,
+        )
+        for v in videos
+        if v["status"] == VideoStatus.ADMITTED
+    ]
+
+    def budget(job: _PassJob) -> float:
+        return max(60.0, cfg.run.decode_timeout_factor * job.duration_s)
+
+    rows = ClipRows()
+    outcomes = run_isolated(_analyse, jobs, budget, cfg.run.decode_workers)
+    for done, (k, outcome) in enumerate(outcomes, start=1):
+        job = jobs[k]
+        _add_video_rows(rows, job, outcome, cfg)
+        progress(done, len(jobs), job.video_id)
+    # completion order varies between runs; lineage parts must not
+    rows.decode_passes.sort(key=lambda r: r["video_id"])
+    rows.shots.sort(key=lambda r: (r["video_id"], r["shot_index"]))
+    rows.clips.sort(key=lambda r: r["clip_id"])
+    rows.decisions.sort(key=lambda r: r["clip_id"])
+    return rows
+
+
+def local_path(uri: str) -> Path:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        raise ValueError(f"only local files are supported so far, got {uri}")
+    return Path(unquote(parsed.path))
+
+
+def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig) -> None:
+    base = {"video_id": job.video_id, "shard": job.shard}
+    if isinstance(outcome, Failed):
+        rows.decode_passes.append(
+            {**base, "status": "failed", "reason": Clipping.DECODE_FAILED.value,
+             "detail": f"{outcome.kind}: {outcome.detail}", "frames": 0, "cuts": 0, "shots": 0,
+             "clips": 0, "clip_s": 0.0}
+        )
+        return
+    result, plans = outcome["result"], outcome["plans"]
+    clip_count, clip_seconds = 0, 0.0
+    for plan in plans:
+        rows.shots.append(
+            {**base, "shot_index": plan.index, "start_s": plan.start_s, "end_s": plan.end_s,
+             "start_frame": plan.start_frame, "end_frame": plan.end_frame,
+             "clips": len(plan.clips), "reason": plan.reason.value if plan.reason else None,
+             "detail": plan.detail}
+        )
+        for window in plan.clips:
+            cid = clip_id(job.video_id, window.start_s, window.end_s)
+            duration = round(window.duration_s, 6)
+            rows.clips.append(
+                {**base, "clip_id": cid, "start_s": window.start_s, "end_s": window.end_s,
+                 "duration_s": duration, "shot_index": plan.index,
+                 "start_frame": window.start_frame, "end_frame": window.end_frame}
+            )
+            rows.decisions.append(
+                {"clip_id": cid, "shard": job.shard, "stage": Stage.SHOT_CLIPS.value,
+                 "filter": SHOT_CLIPS_FILTER, "passed": True, "value": duration,
+                 "threshold": f"{cfg.clips.min_s:g}-{cfg.clips.max_s:g} s",
+                 "reason": f"single shot {plan.index}, {plan.detail}"}
+            )
+            clip_count += 1
+            clip_seconds += duration
+    failed = result.error is not None and result.frames == 0
+    rows.decode_passes.append(
+        {**base, "status": "failed" if failed else "ok",
+         "reason": Clipping.DECODE_FAILED.value if result.error else None,
+         "detail": result.error, "frames": result.frames, "decoded_s": round(result.end_s, 6),
+         "cuts": len(result.cuts), "shots": len(plans), "clips": clip_count,
+         "clip_s": round(clip_seconds, 6),
+         "decode_fps": round(result.frames / result.elapsed_s, 1) if result.elapsed_s else None,
+         "samples_path": job.samples_path if result.frames else None}
+    )

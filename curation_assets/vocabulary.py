@@ -1,0 +1,80 @@
+"""The names users and scripts rely on (DESIGN.md "Vocabulary"), kept in one place.
+
+Reasons are ``StrEnum`` members so they compare equal to the plain strings stored in lineage.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class VideoStatus(StrEnum):
+    ADMITTED = "admitted"
+    REJECTED = "rejected"
+
+
+class Admission(StrEnum):
+    """Why a file was refused before any decoding."""
+
+    UNREADABLE = "unreadable"
+    NO_VIDEO_STREAM = "no_video_stream"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    TOO_SMALL = "too_small"
+
+
+class Clipping(StrEnum):
+    """Why a stretch of an admitted video did not become a clip (table ``shots``)."""
+
+    SHOT_TOO_SHORT = "shot_too_short"
+    WINDOW_NOT_KEPT = "window_not_kept"  # long shot: window beyond max_clips_per_shot
+    DECODE_FAILED = "decode_failed"
+
+
+class Visual(StrEnum):
+    RESOLUTION = "resolution"
+    ASPECT_RATIO = "aspect_ratio"
+    BORDERS = "borders"
+    TEXT_OVERLAY = "text_overlay"
+    SHARPNESS = "sharpness"
+    EXPOSURE = "exposure"
+    AESTHETIC = "aesthetic"
+
+
+class Motion(StrEnum):
+    STATIC = "static"
+    MOTION_LOW = "motion_low"
+    MOTION_HIGH = "motion_high"
+    JITTER = "jitter"
+    SLIDESHOW = "slideshow"
+
+
+class CameraMotion(StrEnum):
+    STATIC = "static"
+    PAN_LEFT = "pan_left"
+    PAN_RIGHT = "pan_right"
+    TILT_UP = "tilt_up"
+    TILT_DOWN = "tilt_down"
+    ZOOM_IN = "zoom_in"
+    ZOOM_OUT = "zoom_out"
+    ROLL = "roll"
+    HANDHELD = "handheld"
+    COMPLEX = "complex"
+
+
+class Content(StrEnum):
+    NEAR_DUPLICATE = "near_duplicate"
+    UNSAFE = "unsafe"
+    HAS_HUMAN = "has_human"
+    CONCEPT_WEIGHT = "concept_weight"
+
+
+class Stage(StrEnum):
+    """Pipeline steps that write decisions."""
+
+    SOURCE_VIDEOS = "source_videos"
+    SHOT_CLIPS = "shot_clips"
+
+
+SHOT_CLIPS_FILTER = "single_shot_window"
+"""Filter name of the decision every clip gets when shot_clips cuts it out of a single shot."""
