@@ -92,6 +92,7 @@ class _PassJob:
     video_id: str
     shard: str
     path: str
+    file_name: str
     rotation: int
     duration_s: float
     samples_path: str
@@ -118,7 +119,8 @@ def clip_shard(
     samples_dir = layout.samples_dir(shard)
     jobs = [
         _PassJob(
-            v["video_id"], shard, str(local_path(v["uri"])), int(v.get("rotation") or 0),
+            v["video_id"], shard, str(local_path(v["uri"])), v["file_name"],
+            int(v.get("rotation") or 0),
             float(v["duration_s"]), str(samples_dir / f"{v['video_id']}.npz"), cfg,
         )
         for v in videos
@@ -133,7 +135,7 @@ def clip_shard(
     for done, (k, outcome) in enumerate(outcomes, start=1):
         job = jobs[k]
         _add_video_rows(rows, job, outcome, cfg)
-        progress(done, len(jobs), job.video_id)
+        progress(done, len(jobs), job.file_name)
     # completion order varies between runs; lineage parts must not
     rows.decode_passes.sort(key=lambda r: r["video_id"])
     rows.shots.sort(key=lambda r: (r["video_id"], r["shot_index"]))

@@ -1,0 +1,249 @@
+"""``curate``: the terminal front door (ingest, run, explain, funnel, demo, ui)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from curation_assets.config import Layout
+from curation_assets.shards import READY_MARKER, ShardError, check_shard_name, ingest, is_ready
+
+DEMO_SHARD = "demo"
+
+
+def _layout() -> Layout:
+    return Layout()
+
+
+def dagster_home(layout: Layout) -> Path:
+    """``$DAGSTER_HOME`` if set, else a home under the data root seeded with ./dagster.yaml."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    home = layout.home / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    template = Path(__file__).resolve().parents[1] / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if template.is_file() and not target.exists():
+        shutil.copyfile(template, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def run_shard(shard: str, layout: Layout) -> bool:
+    """Materialize every per-shard asset (and its checks) for one shard; True when all passed."""
+    import dagster as dg
+
+    from curation_assets.definitions import defs
+    from curation_assets.partitions import SHARD_PARTITIONS
+    from curation_assets.resources import CurationResource
+
+    check_shard_name(shard)
+    folder = layout.shard_uploads(shard)
+    if not folder.is_dir():
+        raise ShardError(f"no shard {shard!r} under {layout.uploads} (use `curate ingest` first)")
+    if not is_ready(folder):
+        raise ShardError(f"shard {shard!r} is not complete yet: {folder / READY_MARKER} is missing")
+    dagster_home(layout)
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(SHARD_PARTITIONS, [shard])
+        job = defs.resolve_job_def("shard_job")
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=shard,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            resources={"curation": CurationResource(home=str(layout.home))},
+            tags={"curation/launched_by": "curate run"},
+        )
+        checks_ok = all(
+            e.passed for e in result.get_asset_check_evaluations()
+        )
+        return result.success and checks_ok
+
+
+def _store(layout: Layout):
+    from curation_assets.resources import store_for
+
+    return store_for(layout)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    layout = _layout()
+    target, copied = ingest([Path(p) for p in args.paths], args.shard, layout.uploads)
+    print(f"{'ingested ' + str(copied) + ' file(s) into' if copied else 'already complete:'} {target}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    layout = _layout()
+    ok = run_shard(args.shard, layout)
+    _print_funnel(_funnel(layout, args.shard, None))
+    print(f"\nshard {args.shard}: {'done' if ok else 'FAILED (see the log above)'}; "
+          f"lineage: {layout.lineage_db}")
+    return 0 if ok else 1
+
+
+def _funnel(layout: Layout, shard: str | None, subset: str | None):
+    from curation_assets.lineage.queries import funnel
+
+    return funnel(_store(layout), shard=shard, subset=subset)
+
+
+def _print_funnel(steps) -> None:
+    first = steps[0].seconds if steps and steps[0].seconds else 0
+    print(f"{'step':<22}{'videos':>8}{'clips':>8}{'seconds':>11}{'% s':>7}")
+    for s in steps:
+        share = f"{100 * s.seconds / first:.0f}%" if first else "-"
+        clips = "-" if s.clips is None else str(s.clips)
+        print(f"{s.step:<22}{s.videos:>8}{clips:>8}{s.seconds:>11.1f}{share:>7}")
+
+
+def cmd_funnel(args: argparse.Namespace) -> int:
+    steps = _funnel(_layout(), args.shard, args.subset)
+    if args.json:
+        print(json.dumps([asdict(s) for s in steps], indent=2))
+    else:
+        _print_funnel(steps)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from curation_assets.lineage.queries import explain
+
+    trail = explain(_store(_layout()), args.id)
+    if args.json:
+        print(json.dumps(trail, indent=2, default=str))
+    else:
+        print(render_explain(trail))
+    return 0 if trail["kind"] != "unknown" else 1
+
+
+def render_explain(trail: dict) -> str:
+    out: list[str] = []
+    if trail["kind"] == "unknown":
+        return f"no video, clip or file named {trail['id']!r} in the lineage store"
+    if trail["kind"] == "clip":
+        c, v = trail["clip"], trail["video"] or {}
+        out.append(f"clip {c['clip_id']}: {c['start_s']:.3f}-{c['end_s']:.3f} s "
+                   f"({c['duration_s']:.2f} s), shot {c['shot_index']} of "
+                   f"{v.get('file_name')} [{c['shard']}]")
+        out.append(f"  video {v.get('video_id')}: {v.get('status')} ({v.get('detail')})")
+        for d in trail["decisions"]:
+            mark = "pass" if d["passed"] else "FAIL"
+            out.append(f"  {mark} {d['stage']}/{d['filter']}: value {d['value']} "
+                       f"threshold {d['threshold']} - {d['reason']}")
+        for s in trail["scores"]:
+            out.append(f"  score {s['signal']} = {s['value']:.4g} ({s['scorer']} {s['scorer_version']})")
+        for lab in trail["labels"]:
+            out.append(f"  label {lab['kind']} = {lab['label']} ({lab['confidence']})")
+        for sub in trail["subsets"]:
+            out.append(f"  in subset {sub['subset']} (weight {sub['weight']}, bucket {sub['bucket']})")
+        for cap in trail["captions"]:
+            out.append(f"  caption [{cap['captioner']}]: {cap['caption']}")
+        return "\n".join(out)
+    for item in trail["videos"]:
+        v = item["video"]
+        out.append(f"video {v['video_id']} {v['file_name']!r} [{v['shard']}]: {v['status'].upper()}"
+                   + (f" - {v['reason']}" if v["reason"] else "") + f" ({v['detail']})")
+        p = item["decode_pass"]
+        if p:
+            out.append(f"  decode pass: {p['status']}, {p['frames']} frames, {p['cuts']} cut(s), "
+                       f"{p['shots']} shot(s), {p['clips']} clip(s) totalling {p['clip_s']:.2f} s"
+                       + (f" - {p['detail']}" if p.get("detail") else ""))
+        elif v["status"] == "admitted":
+            out.append("  decode pass: not yet run (materialize shot_clips)")
+        for s in item["shots"]:
+            why = f" - {s['reason']}: {s['detail']}" if s["reason"] else ""
+            out.append(f"  shot {s['shot_index']}: {s['start_s']:.3f}-{s['end_s']:.3f} s -> "
+                       f"{s['clips']} clip(s){why}")
+        for c in item["clips"]:
+            fails = "; ".join(f"{f['stage']}/{f['filter']}" for f in c["failed"])
+            out.append(f"    clip {c['clip_id']} {c['start_s']:.3f}-{c['end_s']:.3f} s"
+                       + (f" dropped by {fails}" if fails else ""))
+    return "\n".join(out)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from curation_assets.media.synthetic import demo_specs, write_junk, write_video
+
+    layout = _layout()
+    folder = layout.shard_uploads(DEMO_SHARD)
+    if not is_ready(folder):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp)
+            specs = demo_specs()
+            for n, spec in enumerate(specs, start=1):
+                write_video(spec, src / spec.name)
+                print(f"demo: wrote {n}/{len(specs)} {spec.name}", flush=True)
+            write_junk(src / "junk")
+            ingest([src], DEMO_SHARD, layout.uploads)
+        print(f"demo: shard {DEMO_SHARD!r} ready in {folder}")
+    ok = run_shard(DEMO_SHARD, layout)
+    store = _store(layout)
+    videos = store.query("SELECT status, count(*) n FROM videos WHERE shard = ? GROUP BY status "
+                         "ORDER BY status", [DEMO_SHARD]).to_dicts()
+    print()
+    _print_funnel(_funnel(layout, DEMO_SHARD, None))
+    print("\nvideos: " + ", ".join(f"{r['n']} {r['status']}" for r in videos))
+    print(f"lineage: {layout.lineage_db}   try: curate explain 'three shots.mp4'")
+    return 0 if ok else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    layout = _layout()
+    home = dagster_home(layout)
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace),
+           "-h", args.host, "-p", str(args.port)]
+    print(f"DAGSTER_HOME={home} CURATION_HOME={layout.home}\n$ {' '.join(cmd)}", flush=True)
+    os.environ["CURATION_HOME"] = str(layout.home)
+    os.execv(cmd[0], cmd)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="curate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ingest", help="copy files/folders into uploads/SHARD/ and mark it ready")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--shard", required=True)
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("run", help="materialize every per-shard asset for SHARD")
+    p.add_argument("--shard", required=True)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("explain", help="decision trail of a video id, clip id or file name")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
+    p = sub.add_parser("funnel", help="videos/clips/seconds surviving each step")
+    p.add_argument("--subset")
+    p.add_argument("--shard")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_funnel)
+    p = sub.add_parser("demo", help="build a demo shard with known content and run it")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this data root")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ShardError as exc:
+        print(f"curate: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
