@@ -61,9 +61,7 @@ def run_shard(shard: str, layout: Layout) -> bool:
             resources={"curation": CurationResource(home=str(layout.home))},
             tags={"curation/launched_by": "curate run"},
         )
-        checks_ok = all(
-            e.passed for e in result.get_asset_check_evaluations()
-        )
+        checks_ok = all(e.passed for e in result.get_asset_check_evaluations())
         return result.success and checks_ok
 
 
@@ -76,7 +74,9 @@ def _store(layout: Layout):
 def cmd_ingest(args: argparse.Namespace) -> int:
     layout = _layout()
     target, copied = ingest([Path(p) for p in args.paths], args.shard, layout.uploads)
-    print(f"{'ingested ' + str(copied) + ' file(s) into' if copied else 'already complete:'} {target}")
+    print(
+        f"{'ingested ' + str(copied) + ' file(s) into' if copied else 'already complete:'} {target}"
+    )
     return 0
 
 
@@ -84,8 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     layout = _layout()
     ok = run_shard(args.shard, layout)
     _print_funnel(_funnel(layout, args.shard, None))
-    print(f"\nshard {args.shard}: {'done' if ok else 'FAILED (see the log above)'}; "
-          f"lineage: {layout.lineage_db}")
+    print(
+        f"\nshard {args.shard}: {'done' if ok else 'FAILED (see the log above)'}; "
+        f"lineage: {layout.lineage_db}"
+    )
     return 0 if ok else 1
 
 
@@ -130,42 +132,59 @@ def render_explain(trail: dict) -> str:
         return f"no video, clip or file named {trail['id']!r} in the lineage store"
     if trail["kind"] == "clip":
         c, v = trail["clip"], trail["video"] or {}
-        out.append(f"clip {c['clip_id']}: {c['start_s']:.3f}-{c['end_s']:.3f} s "
-                   f"({c['duration_s']:.2f} s), shot {c['shot_index']} of "
-                   f"{v.get('file_name')} [{c['shard']}]")
+        out.append(
+            f"clip {c['clip_id']}: {c['start_s']:.3f}-{c['end_s']:.3f} s "
+            f"({c['duration_s']:.2f} s), shot {c['shot_index']} of "
+            f"{v.get('file_name')} [{c['shard']}]"
+        )
         out.append(f"  video {v.get('video_id')}: {v.get('status')} ({v.get('detail')})")
         for d in trail["decisions"]:
             mark = "pass" if d["passed"] else "FAIL"
-            out.append(f"  {mark} {d['stage']}/{d['filter']}: value {d['value']} "
-                       f"threshold {d['threshold']} - {d['reason']}")
+            out.append(
+                f"  {mark} {d['stage']}/{d['filter']}: value {d['value']} "
+                f"threshold {d['threshold']} - {d['reason']}"
+            )
         for s in trail["scores"]:
-            out.append(f"  score {s['signal']} = {s['value']:.4g} ({s['scorer']} {s['scorer_version']})")
+            out.append(
+                f"  score {s['signal']} = {s['value']:.4g} ({s['scorer']} {s['scorer_version']})"
+            )
         for lab in trail["labels"]:
             out.append(f"  label {lab['kind']} = {lab['label']} ({lab['confidence']})")
         for sub in trail["subsets"]:
-            out.append(f"  in subset {sub['subset']} (weight {sub['weight']}, bucket {sub['bucket']})")
+            out.append(
+                f"  in subset {sub['subset']} (weight {sub['weight']}, bucket {sub['bucket']})"
+            )
         for cap in trail["captions"]:
             out.append(f"  caption [{cap['captioner']}]: {cap['caption']}")
         return "\n".join(out)
     for item in trail["videos"]:
         v = item["video"]
-        out.append(f"video {v['video_id']} {v['file_name']!r} [{v['shard']}]: {v['status'].upper()}"
-                   + (f" - {v['reason']}" if v["reason"] else "") + f" ({v['detail']})")
+        out.append(
+            f"video {v['video_id']} {v['file_name']!r} [{v['shard']}]: {v['status'].upper()}"
+            + (f" - {v['reason']}" if v["reason"] else "")
+            + f" ({v['detail']})"
+        )
         p = item["decode_pass"]
         if p:
-            out.append(f"  decode pass: {p['status']}, {p['frames']} frames, {p['cuts']} cut(s), "
-                       f"{p['shots']} shot(s), {p['clips']} clip(s) totalling {p['clip_s']:.2f} s"
-                       + (f" - {p['detail']}" if p.get("detail") else ""))
+            out.append(
+                f"  decode pass: {p['status']}, {p['frames']} frames, {p['cuts']} cut(s), "
+                f"{p['shots']} shot(s), {p['clips']} clip(s) totalling {p['clip_s']:.2f} s"
+                + (f" - {p['detail']}" if p.get("detail") else "")
+            )
         elif v["status"] == "admitted":
             out.append("  decode pass: not yet run (materialize shot_clips)")
         for s in item["shots"]:
             why = f" - {s['reason']}: {s['detail']}" if s["reason"] else ""
-            out.append(f"  shot {s['shot_index']}: {s['start_s']:.3f}-{s['end_s']:.3f} s -> "
-                       f"{s['clips']} clip(s){why}")
+            out.append(
+                f"  shot {s['shot_index']}: {s['start_s']:.3f}-{s['end_s']:.3f} s -> "
+                f"{s['clips']} clip(s){why}"
+            )
         for c in item["clips"]:
             fails = "; ".join(f"{f['stage']}/{f['filter']}" for f in c["failed"])
-            out.append(f"    clip {c['clip_id']} {c['start_s']:.3f}-{c['end_s']:.3f} s"
-                       + (f" dropped by {fails}" if fails else ""))
+            out.append(
+                f"    clip {c['clip_id']} {c['start_s']:.3f}-{c['end_s']:.3f} s"
+                + (f" dropped by {fails}" if fails else "")
+            )
     return "\n".join(out)
 
 
@@ -186,8 +205,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"demo: shard {DEMO_SHARD!r} ready in {folder}")
     ok = run_shard(DEMO_SHARD, layout)
     store = _store(layout)
-    videos = store.query("SELECT status, count(*) n FROM videos WHERE shard = ? GROUP BY status "
-                         "ORDER BY status", [DEMO_SHARD]).to_dicts()
+    videos = store.query(
+        "SELECT status, count(*) n FROM videos WHERE shard = ? GROUP BY status ORDER BY status",
+        [DEMO_SHARD],
+    ).to_dicts()
     print()
     _print_funnel(_funnel(layout, DEMO_SHARD, None))
     print("\nvideos: " + ", ".join(f"{r['n']} {r['status']}" for r in videos))
@@ -199,8 +220,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     layout = _layout()
     home = dagster_home(layout)
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
-    cmd = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(workspace),
-           "-h", args.host, "-p", str(args.port)]
+    cmd = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "-w",
+        str(workspace),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     print(f"DAGSTER_HOME={home} CURATION_HOME={layout.home}\n$ {' '.join(cmd)}", flush=True)
     os.environ["CURATION_HOME"] = str(layout.home)
     os.execv(cmd[0], cmd)

@@ -1,11 +1,9 @@
 """The code location: assets, checks, jobs, sensors and resources."""
 
-
 import dagster as dg
 
 from curation_assets.assets.checks import ASSET_CHECKS
 from curation_assets.assets.per_shard import PER_SHARD_GROUP, shot_clips, source_videos
-from curation_assets.partitions import shard_partitions
 from curation_assets.resources import CurationResource
 from curation_assets.sensors import build_uploads_sensor
 
@@ -14,7 +12,6 @@ PER_SHARD_ASSETS = [source_videos, shot_clips]
 shard_job = dg.define_asset_job(
     "shard_job",
     selection=dg.AssetSelection.groups(PER_SHARD_GROUP),
-    partitions_def=shard_partitions,
     description="Every per-shard asset for one source shard.",
 )
 

@@ -1,6 +1,5 @@
 """The one resource every asset uses: where the data root is and what curation.yaml says."""
 
-
 from pathlib import Path
 
 import dagster as dg

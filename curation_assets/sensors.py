@@ -1,6 +1,5 @@
 """New complete shards under uploads/ become partitions and runs."""
 
-
 import json
 
 import dagster as dg
@@ -24,7 +23,10 @@ def build_uploads_sensor(job) -> dg.SensorDefinition:
         known = set(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
         new = ready_shards(curation.layout.uploads, skip=known)
         cursor = json.loads(context.cursor) if context.cursor else {}
-        cursor = {"known_shards": len(known) + len(new), "last_added": new[-20:] or cursor.get("last_added", [])}
+        cursor = {
+            "known_shards": len(known) + len(new),
+            "last_added": new[-20:] or cursor.get("last_added", []),
+        }
         if not new:
             return dg.SensorResult(skip_reason="no new complete shard", cursor=json.dumps(cursor))
         return dg.SensorResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import os
 import re
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 READY_MARKER = "_READY"
-SHARD_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Use with fullmatch: "$" alone would also accept a name ending in a newline.
+SHARD_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 class ShardError(ValueError):
@@ -19,7 +21,7 @@ class ShardError(ValueError):
 
 
 def check_shard_name(name: str) -> str:
-    if not SHARD_NAME.match(name or ""):
+    if not isinstance(name, str) or not SHARD_NAME.fullmatch(name):
         raise ShardError(
             f"invalid shard name {name!r}: use 1-64 characters of a-z, 0-9, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -38,7 +40,7 @@ def ready_shards(uploads: Path, skip: set[str] | frozenset[str] = frozenset()) -
     found = []
     with os.scandir(uploads) as entries:
         for entry in entries:
-            if entry.name in skip or not SHARD_NAME.match(entry.name):
+            if entry.name in skip or not SHARD_NAME.fullmatch(entry.name):
                 continue
             if entry.is_dir(follow_symlinks=False) and os.path.isfile(
                 os.path.join(entry.path, READY_MARKER)
@@ -82,9 +84,14 @@ def video_id_for(shard: str, rel: str) -> str:
 
 
 def ingest(sources: Iterable[Path], shard: str, uploads: Path) -> tuple[Path, int]:
-    """Copy files/folders into ``uploads/<shard>/`` and mark it ready (the marker comes last)."""
+    """Copy files/folders into ``uploads/<shard>/`` and mark it ready (the marker comes last).
+
+    A source's own ``_READY`` (e.g. when a finished shard folder is ingested again) is not copied:
+    only this function writes the target's marker, after every file is in place.
+    """
     check_shard_name(shard)
     target = uploads / shard
+    marker = target / READY_MARKER
     plan: list[tuple[Path, Path]] = []
     for source in sources:
         source = Path(source)
@@ -95,6 +102,7 @@ def ingest(sources: Iterable[Path], shard: str, uploads: Path) -> tuple[Path, in
                 plan.append((path, target / path.relative_to(source)))
         else:
             plan.append((source, target / source.name))
+    plan = [(src, dst) for src, dst in plan if dst != marker]
     if not plan:
         raise ShardError("nothing to ingest: no files found")
     names = [dst for _, dst in plan]
@@ -115,11 +123,10 @@ def ingest(sources: Iterable[Path], shard: str, uploads: Path) -> tuple[Path, in
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
         copied += 1
-    (target / READY_MARKER).write_text("", encoding="utf-8")
+    marker.write_text("", encoding="utf-8")
     return target, copied
 
 
 def _same_file(src: Path, dst: Path) -> bool:
-    return dst.is_file() and dst.stat().st_size == src.stat().st_size and (
-        dst.read_bytes() == src.read_bytes()
-    )
+    """Byte-for-byte equal, read in chunks (videos can be large)."""
+    return dst.is_file() and filecmp.cmp(src, dst, shallow=False)

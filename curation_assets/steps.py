@@ -47,7 +47,11 @@ def admit_shard(
     for done, (k, result) in enumerate(results, start=1):
         f = files[to_probe[k]]
         if isinstance(result, Failed):
-            reason, detail, probe = Admission.UNREADABLE, f"probe {result.kind}: {result.detail}", None
+            reason, detail, probe = (
+                Admission.UNREADABLE,
+                f"probe {result.kind}: {result.detail}",
+                None,
+            )
         else:
             probe = result
             reason, detail = admission_reason(probe, cfg.admission)
@@ -119,9 +123,14 @@ def clip_shard(
     samples_dir = layout.samples_dir(shard)
     jobs = [
         _PassJob(
-            v["video_id"], shard, str(local_path(v["uri"])), v["file_name"],
+            v["video_id"],
+            shard,
+            str(local_path(v["uri"])),
+            v["file_name"],
             int(v.get("rotation") or 0),
-            float(v["duration_s"]), str(samples_dir / f"{v['video_id']}.npz"), cfg,
+            float(v["duration_s"]),
+            str(samples_dir / f"{v['video_id']}.npz"),
+            cfg,
         )
         for v in videos
         if v["status"] == VideoStatus.ADMITTED
@@ -155,43 +164,78 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
     base = {"video_id": job.video_id, "shard": job.shard}
     if isinstance(outcome, Failed):
         rows.decode_passes.append(
-            {**base, "status": "failed", "reason": Clipping.DECODE_FAILED.value,
-             "detail": f"{outcome.kind}: {outcome.detail}", "frames": 0, "cuts": 0, "shots": 0,
-             "clips": 0, "clip_s": 0.0}
+            {
+                **base,
+                "status": "failed",
+                "reason": Clipping.DECODE_FAILED.value,
+                "detail": f"{outcome.kind}: {outcome.detail}",
+                "frames": 0,
+                "cuts": 0,
+                "shots": 0,
+                "clips": 0,
+                "clip_s": 0.0,
+            }
         )
         return
     result, plans = outcome["result"], outcome["plans"]
     clip_count, clip_seconds = 0, 0.0
     for plan in plans:
         rows.shots.append(
-            {**base, "shot_index": plan.index, "start_s": plan.start_s, "end_s": plan.end_s,
-             "start_frame": plan.start_frame, "end_frame": plan.end_frame,
-             "clips": len(plan.clips), "reason": plan.reason.value if plan.reason else None,
-             "detail": plan.detail}
+            {
+                **base,
+                "shot_index": plan.index,
+                "start_s": plan.start_s,
+                "end_s": plan.end_s,
+                "start_frame": plan.start_frame,
+                "end_frame": plan.end_frame,
+                "clips": len(plan.clips),
+                "reason": plan.reason.value if plan.reason else None,
+                "detail": plan.detail,
+            }
         )
         for window in plan.clips:
             cid = clip_id(job.video_id, window.start_s, window.end_s)
             duration = round(window.duration_s, 6)
             rows.clips.append(
-                {**base, "clip_id": cid, "start_s": window.start_s, "end_s": window.end_s,
-                 "duration_s": duration, "shot_index": plan.index,
-                 "start_frame": window.start_frame, "end_frame": window.end_frame}
+                {
+                    **base,
+                    "clip_id": cid,
+                    "start_s": window.start_s,
+                    "end_s": window.end_s,
+                    "duration_s": duration,
+                    "shot_index": plan.index,
+                    "start_frame": window.start_frame,
+                    "end_frame": window.end_frame,
+                }
             )
             rows.decisions.append(
-                {"clip_id": cid, "shard": job.shard, "stage": Stage.SHOT_CLIPS.value,
-                 "filter": SHOT_CLIPS_FILTER, "passed": True, "value": duration,
-                 "threshold": f"{cfg.clips.min_s:g}-{cfg.clips.max_s:g} s",
-                 "reason": f"single shot {plan.index}, {plan.detail}"}
+                {
+                    "clip_id": cid,
+                    "shard": job.shard,
+                    "stage": Stage.SHOT_CLIPS.value,
+                    "filter": SHOT_CLIPS_FILTER,
+                    "passed": True,
+                    "value": duration,
+                    "threshold": f"{cfg.clips.min_s:g}-{cfg.clips.max_s:g} s",
+                    "reason": f"single shot {plan.index}, {plan.detail}",
+                }
             )
             clip_count += 1
             clip_seconds += duration
     failed = result.error is not None and result.frames == 0
     rows.decode_passes.append(
-        {**base, "status": "failed" if failed else "ok",
-         "reason": Clipping.DECODE_FAILED.value if result.error else None,
-         "detail": result.error, "frames": result.frames, "decoded_s": round(result.end_s, 6),
-         "cuts": len(result.cuts), "shots": len(plans), "clips": clip_count,
-         "clip_s": round(clip_seconds, 6),
-         "decode_fps": round(result.frames / result.elapsed_s, 1) if result.elapsed_s else None,
-         "samples_path": job.samples_path if result.frames else None}
+        {
+            **base,
+            "status": "failed" if failed else "ok",
+            "reason": Clipping.DECODE_FAILED.value if result.error else None,
+            "detail": result.error,
+            "frames": result.frames,
+            "decoded_s": round(result.end_s, 6),
+            "cuts": len(result.cuts),
+            "shots": len(plans),
+            "clips": clip_count,
+            "clip_s": round(clip_seconds, 6),
+            "decode_fps": round(result.frames / result.elapsed_s, 1) if result.elapsed_s else None,
+            "samples_path": job.samples_path if result.frames else None,
+        }
     )

@@ -1,43 +1,241 @@
-"""Dagster metadata for the per-shard assets (what the UI shows for each materialization)."""
+"""Dagster metadata for the per-shard assets (what the UI shows for each materialization).
+
+Counts are numeric metadata (the UI plots them across materializations); tables and pictures are
+markdown with embedded ``data:`` images. Building a picture must never fail the asset: a problem
+becomes a note in the metadata instead.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import statistics
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 
+from curation_assets import reports
 from curation_assets.config import CurationConfig, Layout
+from curation_assets.media.decode import StoredSamples, load_samples
 from curation_assets.steps import ClipRows
+from curation_assets.vocabulary import VideoStatus
+
+log = logging.getLogger(__name__)
+
+SHEET_MAX_TILES = 48
+SHEET_COLUMNS = 6
+SHEET_TILE_WIDTH = 192
+DETAIL_CHARS = 120
 
 
-def _reasons_table(rows: list[dict]) -> str:
+def _float(value: float, digits: int = 3) -> dg.FloatMetadataValue:
+    """Dagster insists on a real float (``sum([])`` is the int 0)."""
+    return dg.MetadataValue.float(round(float(value), digits))
+
+
+def _safe(key: str, build: Callable[[], dict]) -> dict:
+    """Metadata that must not take the asset down with it: on error, a note under ``key``."""
+    try:
+        return build()
+    except Exception as exc:  # a picture is never worth a failed materialization
+        log.warning("metadata %s failed", key, exc_info=True)
+        return {key: dg.MetadataValue.text(f"could not build: {type(exc).__name__}: {exc}")}
+
+
+def _short(text: object, limit: int = DETAIL_CHARS) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _reasons(rows: list[dict], example: Callable[[dict], str], empty: str) -> str:
+    """Reason counts with the first row's example (and its detail) per reason."""
     counts = Counter(r["reason"] for r in rows if r.get("reason"))
-    lines = ["| reason | files |", "| --- | ---: |"]
-    lines += [f"| {reason} | {n} |" for reason, n in counts.most_common()]
-    return "\n".join(lines) if counts else "no rejections"
+    examples: dict[str, str] = {}
+    for r in rows:
+        reason = r.get("reason")
+        if reason and reason not in examples:
+            detail = _short(r.get("detail"))
+            examples[reason] = example(r) + (f" ({detail})" if detail else "")
+    return reports.reasons_table(counts, examples, empty=empty)
+
+
+def _histogram(key: str, values: list[float], title: str, xlabel: str) -> dict:
+    def build() -> dict:
+        bins = max(5, min(24, len(values)))
+        png = reports.histogram_png(values, bins=bins, title=title, xlabel=xlabel)
+        return {key: dg.MetadataValue.md(reports.png_markdown(png, title))}
+
+    return _safe(key, build)
+
+
+# -- source_videos -----------------------------------------------------------------------------
 
 
 def source_videos_metadata(rows: list[dict], cfg: CurationConfig) -> dict:
-    admitted = [r for r in rows if r["status"] == "admitted"]
-    return {
+    admitted = [r for r in rows if r["status"] == VideoStatus.ADMITTED]
+    rejected = [r for r in rows if r["status"] != VideoStatus.ADMITTED]
+    adm = cfg.admission
+    durations = [float(r["duration_s"]) for r in admitted if r.get("duration_s") is not None]
+    metadata = {
         "files": dg.MetadataValue.int(len(rows)),
         "admitted": dg.MetadataValue.int(len(admitted)),
-        "rejected": dg.MetadataValue.int(len(rows) - len(admitted)),
-        "admitted_seconds": dg.MetadataValue.float(
-            round(sum(r["duration_s"] or 0 for r in admitted), 3)
+        "rejected": dg.MetadataValue.int(len(rejected)),
+        "admitted_seconds": _float(sum(durations)),
+        "rejected_seconds": _float(sum(float(r.get("duration_s") or 0) for r in rejected)),
+        "rejection_reasons": dg.MetadataValue.md(
+            _reasons(rows, lambda r: r["file_name"], "no rejections")
         ),
-        "rejection_reasons": dg.MetadataValue.md(_reasons_table(rows)),
+        "admission_rules": dg.MetadataValue.text(
+            f"duration {adm.min_duration_s:g}-{adm.max_duration_s:g} s, "
+            f"short side >= {adm.min_short_side_px} px, a readable video stream"
+        ),
+    }
+    metadata.update(
+        _histogram("admitted_duration_histogram", durations, "admitted video durations", "seconds")
+    )
+    return metadata
+
+
+# -- shot_clips --------------------------------------------------------------------------------
+
+
+def _shot_outcomes(shots: list[dict]) -> str:
+    """Every shot's outcome: fully clipped, or the reason it gave fewer clips than it could."""
+    counts: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for s in shots:
+        outcome = s.get("reason") or ("clipped" if s.get("clips") else "no_clip")
+        counts[outcome] += 1
+        if outcome not in examples:
+            span = f"{s['start_s']:.2f}-{s['end_s']:.2f} s"
+            detail = _short(s.get("detail"))
+            examples[outcome] = f"{s['video_id']} shot {s['shot_index']}, {span}" + (
+                f" ({detail})" if detail else ""
+            )
+    return reports.reasons_table(
+        counts,
+        examples,
+        what="shots",
+        example_header="example shot",
+        empty="no shots",
+        reason_header="outcome",
+    )
+
+
+def _decode_stats(passes: list[dict]) -> dict:
+    fps = [float(p["decode_fps"]) for p in passes if p.get("decode_fps")]
+    metadata = {
+        "decoded_frames": dg.MetadataValue.int(sum(int(p.get("frames") or 0) for p in passes)),
+        "decoded_seconds": _float(sum(float(p.get("decoded_s") or 0) for p in passes)),
+    }
+    if fps:
+        metadata |= {
+            "decode_fps_median": _float(statistics.median(fps), 1),
+            "decode_fps_min": _float(min(fps), 1),
+            "decode_fps_max": _float(max(fps), 1),
+        }
+    return metadata
+
+
+def _tile_label(clip: dict) -> str:
+    return (
+        f"{clip['video_id'][:9]} @{clip['start_s']:.2f}s\n"
+        f"{clip['duration_s']:.1f} s  (shot {clip.get('shot_index', '?')})"
+    )
+
+
+def _pick(count: int, cap: int) -> list[int]:
+    """At most ``cap`` indices spread evenly over ``range(count)``."""
+    if count <= cap:
+        return list(range(count))
+    return sorted({int(round(x)) for x in np.linspace(0, count - 1, cap)})
+
+
+def _middle_frame(samples: StoredSamples, start_s: float, end_s: float) -> np.ndarray | None:
+    """The middle stored RGB sample inside [start_s, end_s) (as ``rgb_between`` picks them)."""
+    times = samples.rgb_times
+    inside = np.flatnonzero((times >= start_s) & (times < end_s))
+    if inside.size == 0:
+        return None
+    return samples.rgb(int(inside[inside.size // 2]))
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
+def _contact_sheet(rows: ClipRows, sheet: Path) -> dict:
+    samples_paths = {p["video_id"]: p.get("samples_path") for p in rows.decode_passes}
+    # one video's samples at a time (clips are ordered by clip id, which starts with the video)
+    cache: dict[str, StoredSamples | None] = {}
+
+    def samples_for(video_id: str) -> StoredSamples | None:
+        if video_id not in cache:
+            cache.clear()
+            path = samples_paths.get(video_id)
+            try:
+                cache[video_id] = load_samples(Path(path)) if path else None
+            except Exception:  # missing or broken samples: skip its tiles
+                log.warning("samples for %s unreadable: %s", video_id, path, exc_info=True)
+                cache[video_id] = None
+        return cache[video_id]
+
+    chosen = [rows.clips[i] for i in _pick(len(rows.clips), SHEET_MAX_TILES)]
+    tiles, missing = [], 0
+    for clip in chosen:
+        try:
+            samples = samples_for(clip["video_id"])
+            frame = _middle_frame(samples, clip["start_s"], clip["end_s"]) if samples else None
+        except Exception:
+            log.warning("no frame for clip %s", clip["clip_id"], exc_info=True)
+            frame = None
+        if frame is None:
+            missing += 1
+            continue
+        tiles.append((frame, _tile_label(clip)))
+
+    image = reports.contact_sheet(tiles, columns=SHEET_COLUMNS, tile_width=SHEET_TILE_WIDTH)
+    _write_atomic(sheet, reports.jpeg_bytes(image, quality=85))
+    note = f"{len(tiles)} of {len(rows.clips)} clips, one middle frame each"
+    if len(chosen) < len(rows.clips):
+        note += f"; capped at {SHEET_MAX_TILES}, spread evenly over the clips (ordered by clip id)"
+    if missing:
+        note += f"; {missing} without a stored frame (samples missing)"
+    return {
+        "contact_sheet": dg.MetadataValue.path(str(sheet)),
+        "contact_sheet_preview": dg.MetadataValue.md(
+            reports.jpeg_markdown(image, f"contact sheet: {note}")
+        ),
+        "contact_sheet_tiles": dg.MetadataValue.int(len(tiles)),
+        "contact_sheet_missing_frames": dg.MetadataValue.int(missing),
+        "contact_sheet_capped": dg.MetadataValue.bool(len(chosen) < len(rows.clips)),
+        "contact_sheet_note": dg.MetadataValue.text(note),
     }
 
 
 def shot_clips_metadata(rows: ClipRows, layout: Layout, shard: str, sheet: Path) -> dict:
     failed = [p for p in rows.decode_passes if p["status"] != "ok"]
-    return {
+    durations = [float(c["duration_s"]) for c in rows.clips]
+    metadata = {
         "videos_decoded": dg.MetadataValue.int(len(rows.decode_passes) - len(failed)),
         "decode_failures": dg.MetadataValue.int(len(failed)),
         "shots": dg.MetadataValue.int(len(rows.shots)),
         "clips": dg.MetadataValue.int(len(rows.clips)),
-        "clip_seconds": dg.MetadataValue.float(round(sum(c["duration_s"] for c in rows.clips), 3)),
-        "shot_outcomes": dg.MetadataValue.md(_reasons_table(rows.shots)),
+        "clip_seconds": _float(sum(durations)),
+        "shot_outcomes": dg.MetadataValue.md(_shot_outcomes(rows.shots)),
+        "decode_problems": dg.MetadataValue.md(
+            _reasons(rows.decode_passes, lambda p: p["video_id"], "no decode problems")
+        ),
     }
+    metadata |= _decode_stats(rows.decode_passes)
+    metadata |= _histogram("clip_duration_histogram", durations, "clip durations", "seconds")
+    metadata |= _safe("contact_sheet_note", lambda: _contact_sheet(rows, sheet))
+    return metadata

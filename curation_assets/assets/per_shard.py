@@ -1,6 +1,5 @@
 """Per-shard assets: thin wiring of ``steps`` to lineage, config and UI metadata."""
 
-
 import dagster as dg
 
 from curation_assets import steps
@@ -25,7 +24,9 @@ def _progress(context: dg.AssetExecutionContext, verb: str):
     kinds={"pyav", "duckdb"},
     description="Every file of the shard probed with PyAV; admitted or rejected with a reason.",
 )
-def source_videos(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
+def source_videos(
+    context: dg.AssetExecutionContext, curation: CurationResource
+) -> dg.MaterializeResult:
     shard = check_shard_name(context.partition_key)
     layout, cfg, store = curation.layout, curation.config(), curation.store()
     if not layout.shard_uploads(shard).is_dir():
@@ -43,18 +44,28 @@ def source_videos(context: dg.AssetExecutionContext, curation: CurationResource)
     kinds={"pyav", "scenedetect"},
     description="One decode pass per admitted video: cuts, frame samples, single-shot clips.",
 )
-def shot_clips(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
+def shot_clips(
+    context: dg.AssetExecutionContext, curation: CurationResource
+) -> dg.MaterializeResult:
     shard = check_shard_name(context.partition_key)
     layout, cfg, store = curation.layout, curation.config(), curation.store()
-    videos = store.query("SELECT * FROM videos WHERE shard = ? ORDER BY video_id", [shard]).to_dicts()
+    videos = store.query(
+        "SELECT * FROM videos WHERE shard = ? ORDER BY video_id", [shard]
+    ).to_dicts()
     if not videos:
-        raise dg.Failure(f"no source_videos rows for shard {shard!r}: materialize source_videos first")
+        raise dg.Failure(
+            f"no source_videos rows for shard {shard!r}: materialize source_videos first"
+        )
     rows = steps.clip_shard(layout, shard, videos, cfg, _progress(context, "decoded"))
     store.replace(
         "shot_clips",
         shard,
-        {"decode_passes": rows.decode_passes, "shots": rows.shots, "clips": rows.clips,
-         "decisions": rows.decisions},
+        {
+            "decode_passes": rows.decode_passes,
+            "shots": rows.shots,
+            "clips": rows.clips,
+            "decisions": rows.decisions,
+        },
     )
     store.ensure_catalog()
     sheet = layout.shard_warehouse(shard) / "contact_sheets" / "shot_clips.jpg"

@@ -8,7 +8,13 @@ from curation_assets.lineage.store import LineageStore
 from curation_assets.vocabulary import Stage
 
 # Pipeline order of stages that write decisions; unknown stages sort after these.
-STAGE_ORDER = [Stage.SHOT_CLIPS.value, "visual_filter", "motion_filter", "content_filter", "captions"]
+STAGE_ORDER = [
+    Stage.SHOT_CLIPS.value,
+    "visual_filter",
+    "motion_filter",
+    "content_filter",
+    "captions",
+]
 
 
 def _rows(store: LineageStore, sql: str, params: list) -> list[dict]:
@@ -21,8 +27,12 @@ def explain(store: LineageStore, ident: str) -> dict:
     if clips:
         clip = clips[0]
         video = _rows(store, "SELECT * FROM videos WHERE video_id = ?", [clip["video_id"]])
-        return {"kind": "clip", "clip": clip, "video": video[0] if video else None,
-                **_clip_trail(store, clip["clip_id"])}
+        return {
+            "kind": "clip",
+            "clip": clip,
+            "video": video[0] if video else None,
+            **_clip_trail(store, clip["clip_id"]),
+        }
     videos = _rows(store, "SELECT * FROM videos WHERE video_id = ?", [ident])
     if not videos:
         videos = _rows(
@@ -45,19 +55,25 @@ def _clip_trail(store: LineageStore, clip_id: str) -> dict:
             [clip_id],
         ),
         "scores": _rows(
-            store, "SELECT signal, value, scorer, scorer_version FROM scores WHERE clip_id = ? "
-            "ORDER BY signal", [clip_id],
+            store,
+            "SELECT signal, value, scorer, scorer_version FROM scores WHERE clip_id = ? "
+            "ORDER BY signal",
+            [clip_id],
         ),
         "labels": _rows(
-            store, "SELECT kind, label, confidence, scorer FROM clip_labels WHERE clip_id = ? "
-            "ORDER BY kind", [clip_id],
+            store,
+            "SELECT kind, label, confidence, scorer FROM clip_labels WHERE clip_id = ? "
+            "ORDER BY kind",
+            [clip_id],
         ),
         "subsets": _rows(
-            store, "SELECT subset, weight, bucket FROM subset_members WHERE clip_id = ? "
-            "ORDER BY subset", [clip_id],
+            store,
+            "SELECT subset, weight, bucket FROM subset_members WHERE clip_id = ? ORDER BY subset",
+            [clip_id],
         ),
         "captions": _rows(
-            store, "SELECT captioner, model, caption, words FROM captions WHERE clip_id = ?",
+            store,
+            "SELECT captioner, model, caption, words FROM captions WHERE clip_id = ?",
             [clip_id],
         ),
     }
@@ -75,8 +91,12 @@ def _video_trail(store: LineageStore, video: dict) -> dict:
             "WHERE clip_id = ? AND NOT passed ORDER BY stage, filter",
             [clip["clip_id"]],
         )
-    return {"video": video, "decode_pass": passes[0] if passes else None, "shots": shots,
-            "clips": clips}
+    return {
+        "video": video,
+        "decode_pass": passes[0] if passes else None,
+        "shots": shots,
+        "clips": clips,
+    }
 
 
 @dataclass(frozen=True)
@@ -88,11 +108,14 @@ class FunnelStep:
     note: str = ""
 
 
-def funnel(store: LineageStore, shard: str | None = None, subset: str | None = None) -> list[FunnelStep]:
+def funnel(
+    store: LineageStore, shard: str | None = None, subset: str | None = None
+) -> list[FunnelStep]:
     """How many videos, clips and seconds survive each step so far."""
     where, params = ("WHERE shard = ?", [shard]) if shard else ("", [])
     con = store.connect()
     try:
+
         def one(sql: str, extra: list | None = None):
             return con.execute(sql, params + (extra or [])).fetchone()
 
@@ -106,13 +129,18 @@ def funnel(store: LineageStore, shard: str | None = None, subset: str | None = N
         n, secs = one(f"SELECT count(*), coalesce(sum(decoded_s), 0) FROM decode_passes {ok_where}")
         steps.append(FunnelStep("decoded", n, None, secs))
         n, clips, secs = one(
-            f"SELECT count(DISTINCT video_id), count(*), coalesce(sum(duration_s), 0) FROM clips {where}"
+            "SELECT count(DISTINCT video_id), count(*), coalesce(sum(duration_s), 0) "
+            f"FROM clips {where}"
         )
         steps.append(FunnelStep("single-shot clips", n, clips, secs, "4-16 s windows"))
-        stages = [r[0] for r in con.execute(
-            f"SELECT DISTINCT stage FROM decisions {where}", params).fetchall()]
-        stages = sorted((s for s in stages if s != Stage.SHOT_CLIPS.value),
-                        key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else 99, s))
+        stages = [
+            r[0]
+            for r in con.execute(f"SELECT DISTINCT stage FROM decisions {where}", params).fetchall()
+        ]
+        stages = sorted(
+            (s for s in stages if s != Stage.SHOT_CLIPS.value),
+            key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else 99, s),
+        )
         failed_so_far: list[str] = []
         for stage in stages:
             failed_so_far.append(stage)

@@ -31,7 +31,9 @@ class LineageStore:
         self.catalog_path = Path(catalog_path)
 
     # -- writing ---------------------------------------------------------------------------
-    def replace(self, writer: str, partition: str, tables: Mapping[str, list[dict] | pl.DataFrame]) -> None:
+    def replace(
+        self, writer: str, partition: str, tables: Mapping[str, list[dict] | pl.DataFrame]
+    ) -> None:
         """Make ``tables`` the whole output of ``writer`` for ``partition`` (idempotent)."""
         for name in (writer, partition):
             if not _SAFE.match(name):

@@ -1,4 +1,4 @@
-"""Shots -> single-shot clip windows of min_s..max_s seconds. Clips are virtual: (video, start, end).
+"""Shots -> single-shot clip windows of min_s..max_s s. Clips are virtual: (video, start, end).
 
 Long-shot policy (documented in curation.yaml): a usable shot longer than ``max_s`` is split into
 ``n = ceil(length / max_s)`` equal windows, each between ``max_s / 2`` and ``max_s``; at most
@@ -51,12 +51,15 @@ def kept_window_indices(count: int, keep: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, count - 1, keep)})
 
 
-def plan_clips(frame_times: np.ndarray, end_s: float, cuts: list[int], cfg: ClipsConfig) -> list[ShotPlan]:
+def plan_clips(
+    frame_times: np.ndarray, end_s: float, cuts: list[int], cfg: ClipsConfig
+) -> list[ShotPlan]:
     """Split a decoded video at its cuts and cut each shot into clip windows on frame boundaries."""
     frames = len(frame_times)
     if frames == 0:
         return []
-    edges = [0, *[c for c in cuts if 0 < c < frames], frames]
+    # sorted and unique: a repeated or unordered cut must not make an empty or negative shot
+    edges = [0, *sorted({int(c) for c in cuts if 0 < c < frames}), frames]
     # time of frame i; index ``frames`` maps to the end of the last frame
     times = np.append(frame_times, end_s)
     plans: list[ShotPlan] = []
@@ -68,24 +71,40 @@ def plan_clips(frame_times: np.ndarray, end_s: float, cuts: list[int], cfg: Clip
         usable = float(times[hi] - times[lo]) if hi > lo else 0.0
         if usable + 1e-9 < cfg.min_s:
             plans.append(
-                ShotPlan(index, first, stop, shot_start, shot_end, (), Clipping.SHOT_TOO_SHORT,
-                         f"usable {usable:.2f} s < {cfg.min_s:g} s")
+                ShotPlan(
+                    index,
+                    first,
+                    stop,
+                    shot_start,
+                    shot_end,
+                    (),
+                    Clipping.SHOT_TOO_SHORT,
+                    f"usable {usable:.2f} s < {cfg.min_s:g} s",
+                )
             )
             continue
         count = max(1, math.ceil(usable / cfg.max_s - 1e-9))
         keep = kept_window_indices(count, cfg.max_clips_per_shot)
         windows = []
         for w in keep:
-            a = int(np.searchsorted(times, times[lo] + usable * w / count - 1e-9, side="left"))
-            b = int(np.searchsorted(times, times[lo] + usable * (w + 1) / count + 1e-9, side="right")) - 1
+            start, end = times[lo] + usable * w / count, times[lo] + usable * (w + 1) / count
+            a = int(np.searchsorted(times, start - 1e-9, side="left"))  # first frame at/after
+            b = int(np.searchsorted(times, end + 1e-9, side="right")) - 1  # last at/before
             a, b = max(a, lo), min(b, hi)
             windows.append(Window(round(float(times[a]), 6), round(float(times[b]), 6), a, b))
         dropped = count - len(keep)
         plans.append(
             ShotPlan(
-                index, first, stop, shot_start, shot_end, tuple(windows),
+                index,
+                first,
+                stop,
+                shot_start,
+                shot_end,
+                tuple(windows),
                 Clipping.WINDOW_NOT_KEPT if dropped else None,
-                f"{count} windows of {usable / count:.2f} s, kept {len(keep)}" if count > 1 else "one clip",
+                f"{count} windows of {usable / count:.2f} s, kept {len(keep)}"
+                if count > 1
+                else "one clip",
             )
         )
     return plans

@@ -30,6 +30,25 @@ def _context() -> mp.context.BaseContext:
     return ctx
 
 
+# Starting workers (the forkserver and its preloads the first time) can take seconds on a busy
+# machine; that must not be charged to the first item's timeout.
+_STARTUP_TIMEOUT_S = 120.0
+
+
+def _ready() -> None:
+    """A no-op run once per worker before any item, so item clocks start on a live worker."""
+
+
+def _start(workers: int) -> ProcessPoolExecutor:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+    try:
+        warmups = [pool.submit(_ready) for _ in range(workers)]
+        wait(warmups, timeout=_STARTUP_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - a pool that cannot start fails its items as "crashed"
+        pass
+    return pool
+
+
 def _kill(pool: ProcessPoolExecutor) -> None:
     for proc in list(getattr(pool, "_processes", {}).values()):
         if proc.is_alive():
@@ -49,21 +68,24 @@ def run_isolated(
     while pending:
         solo = [i for i in pending if i in suspects]
         batch = solo[:1] if solo else pending
-        pool = ProcessPoolExecutor(max_workers=1 if solo else workers, mp_context=_context())
+        width = 1 if solo else max(1, min(workers, len(batch)))
+        pool = _start(width)
         futures: dict[Future, int] = {}
         started: dict[Future, float] = {}
         queue = list(batch)
         broken = crashed = False
         try:
             while queue or futures:
-                while queue and len(futures) < (1 if solo else workers):
+                while queue and len(futures) < width:
                     index = queue.pop(0)
                     future = pool.submit(fn, items[index])
                     futures[future] = index
                     started[future] = time.monotonic()
                 deadline = min(started[f] + timeout_s(items[futures[f]]) for f in futures)
                 done, _ = wait(
-                    futures, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
+                    futures,
+                    timeout=max(0.0, deadline - time.monotonic()),
+                    return_when=FIRST_COMPLETED,
                 )
                 if not done:
                     now = time.monotonic()
@@ -72,7 +94,7 @@ def run_isolated(
                         index = futures.pop(future)
                         pending.remove(index)
                         limit = timeout_s(items[index])
-                        yield index, Failed("timeout", f"no result within {limit:.0f} s")
+                        yield index, Failed("timeout", f"no result within {limit:g} s")
                     broken = True  # the hung child must die; the rest are resubmitted
                     break
                 for future in done:

@@ -14,6 +14,8 @@ from curation_assets.vocabulary import Admission
 
 # A hostile file can make the demuxer read a lot before the first frame; give up after this.
 _MAX_PACKETS_FOR_FIRST_FRAME = 600
+# The tail check reads packets (no decoding) from the last keyframe before the declared end.
+_MAX_PACKETS_FOR_TAIL = 100_000
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class Probe:
     duration_s: float | None = None
     frame_count: int | None = None
     frame_count_estimated: bool = False
+    # The container declares more than the file holds (cut-off download or copy): duration_s and
+    # frame_count then describe what can be read, declared_duration_s what the header claims.
+    truncated: bool = False
+    declared_duration_s: float | None = None
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -92,6 +98,11 @@ def _probe_container(path: Path, size: int, digest: str, container) -> Probe:
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     frames = int(stream.frames or 0)
     estimated = frames <= 0
+    declared = duration
+    readable_s = _readable_duration_s(container, stream, duration)
+    truncated = readable_s is not None
+    if truncated:
+        duration, estimated = readable_s, True
     if estimated and duration and fps:
         frames = int(round(duration * fps))
     return Probe(
@@ -108,6 +119,8 @@ def _probe_container(path: Path, size: int, digest: str, container) -> Probe:
         duration_s=duration,
         frame_count=frames or None,
         frame_count_estimated=estimated,
+        truncated=truncated,
+        declared_duration_s=declared,
         **base,
     )
 
@@ -120,6 +133,40 @@ def _duration_s(container, stream) -> float | None:
     else:
         return None
     return value if math.isfinite(value) and value >= 0 else None
+
+
+def _readable_duration_s(container, stream, declared: float | None) -> float | None:
+    """Seconds of video the file really holds when that is clearly less than ``declared``.
+
+    The header of a cut-off file still declares the whole video. Packets (not frames) are read
+    from the last keyframe before the declared end; if the data stops early, the end of the last
+    packet read is what a decoder will get. ``None`` when nothing is missing or it cannot be told.
+    """
+    if not declared or not stream.time_base:
+        return None
+    base = stream.time_base
+    start = float(stream.start_time * base) if stream.start_time is not None else 0.0
+    rate = stream.average_rate or stream.guessed_rate
+    frame_s = 1.0 / float(rate) if rate else 0.04
+    last_end: float | None = None
+    try:
+        container.seek(int((start + declared) / base), stream=stream, backward=True)
+        for count, packet in enumerate(container.demux(stream)):
+            if count >= _MAX_PACKETS_FOR_TAIL:
+                return None
+            if packet.pts is None or packet.size == 0:
+                continue
+            end = float((packet.pts + (packet.duration or 0)) * base)
+            last_end = end if last_end is None else max(last_end, end)
+    except (av.FFmpegError, ValueError, OverflowError):
+        pass  # an error while reading the tail is what truncation looks like; keep what was read
+    if last_end is None:
+        return None
+    readable = max(0.0, last_end - start)
+    # A missing frame or two at the end is ordinary muxing slack, not truncation.
+    if readable >= declared - max(2.5 * frame_s, 0.01 * declared):
+        return None
+    return readable
 
 
 def _first_frame(container, stream):
@@ -146,11 +193,14 @@ def admission_reason(probe: Probe, cfg: AdmissionConfig) -> tuple[Admission | No
         ):
             return Admission.TOO_SHORT, f"still image ({probe.container_format})"
         return Admission.UNREADABLE, "duration unknown"
+    note = ""
+    if probe.truncated and probe.declared_duration_s is not None:
+        note = f" (truncated: {probe.declared_duration_s:.2f} s declared)"
     if probe.duration_s < cfg.min_duration_s:
-        return Admission.TOO_SHORT, f"{probe.duration_s:.2f} s < {cfg.min_duration_s:g} s"
+        return Admission.TOO_SHORT, f"{probe.duration_s:.2f} s < {cfg.min_duration_s:g} s{note}"
     if probe.duration_s > cfg.max_duration_s:
-        return Admission.TOO_LONG, f"{probe.duration_s:.2f} s > {cfg.max_duration_s:g} s"
+        return Admission.TOO_LONG, f"{probe.duration_s:.2f} s > {cfg.max_duration_s:g} s{note}"
     short_side = min(probe.width or 0, probe.height or 0)
     if short_side < cfg.min_short_side_px:
         return Admission.TOO_SMALL, f"short side {short_side} px < {cfg.min_short_side_px} px"
-    return None, f"{probe.width}x{probe.height} {probe.codec} {probe.duration_s:.2f} s"
+    return None, f"{probe.width}x{probe.height} {probe.codec} {probe.duration_s:.2f} s{note}"

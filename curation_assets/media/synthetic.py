@@ -1,7 +1,9 @@
 """Deterministic synthetic media with known truth, for tests, the demo and benchmarks.
 
-Every shot is a crop window moving over its own random texture; consecutive shots use far-apart
-hues and brightness, so a hard cut is unambiguous while motion inside a shot stays smooth.
+Every shot is a crop window moving over its own random texture; by default consecutive shots use
+far-apart hues and brightness, so a hard cut is unambiguous while motion inside a shot stays smooth.
+A shot may pin its ``hue`` and ``value`` (brightness) to look like its neighbour: the cut is still a
+real hard cut (a different texture), only harder to see for a colour-based detector.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Shot:
     seconds: float
     motion: str = "drift"  # "static" | "drift" (slow diagonal) | "pan_right" | "pan_left"
     seed: int | None = None  # texture seed; None -> derived from the shot's position
+    hue: int | None = None  # dominant OpenCV hue 0-179; None -> derived from the seed
+    value: int | None = None  # base brightness 60-199; None -> derived from the seed
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class VideoSpec:
     @property
     def cut_frames(self) -> list[int]:
         """Frame indices that start a new shot: the truth a detector must find."""
-        return list(np.cumsum(self.shot_frames)[:-1].astype(int))
+        return [int(c) for c in np.cumsum(self.shot_frames)[:-1]]
 
     @property
     def frames(self) -> int:
@@ -67,17 +71,20 @@ class _Scene:
     rng: np.random.Generator = field(repr=False)
 
 
-def _texture(seed: int, width: int, height: int) -> np.ndarray:
+def _texture(
+    seed: int, width: int, height: int, hue: int | None = None, value: int | None = None
+) -> np.ndarray:
     """A smooth, contrasty texture of one dominant hue, 2x the frame so a window can move."""
     rng = np.random.default_rng(seed)
     big_w, big_h = width * 2, height * 2
     coarse = rng.random((max(4, big_h // 24), max(4, big_w // 24), 3)).astype(np.float32)
     smooth = cv2.resize(coarse, (big_w, big_h), interpolation=cv2.INTER_CUBIC)
-    hue = (seed * 47) % 180  # OpenCV hue range; neighbouring seeds land far apart
+    if hue is None:
+        hue = (seed * 47) % 180  # OpenCV hue range; neighbouring seeds land far apart
     hsv = np.empty((big_h, big_w, 3), np.uint8)
     hsv[..., 0] = (hue + smooth[..., 0] * 20).astype(np.uint8) % 180
     hsv[..., 1] = (120 + smooth[..., 1] * 135).clip(0, 255).astype(np.uint8)
-    base_value = 60 + (seed * 71) % 140
+    base_value = 60 + (seed * 71) % 140 if value is None else value
     hsv[..., 2] = (base_value + (smooth[..., 2] - 0.5) * 110).clip(10, 255).astype(np.uint8)
     rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     # A few hard-edged shapes give texture detail for sharpness and flow.
@@ -104,10 +111,16 @@ def _window(scene: _Scene, i: int, n: int, width: int, height: int) -> np.ndarra
     return scene.texture[y : y + height, x : x + width]
 
 
-def write_video(spec: VideoSpec, path: Path) -> Path:
-    """Encode ``spec`` to ``path`` with PyAV; deterministic for a given spec."""
+def write_video(
+    spec: VideoSpec, path: Path, container_options: dict[str, str] | None = None
+) -> Path:
+    """Encode ``spec`` to ``path`` with PyAV; deterministic for a given spec.
+
+    ``container_options`` go to the muxer, e.g. ``{"movflags": "faststart"}`` puts the MP4 index
+    first, so a copy cut short still opens (and declares more than it holds).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options=container_options or {}) as out:
         stream = out.add_stream(spec.codec, rate=spec.fps)
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, spec.pix_fmt
         if spec.codec == "libx264":
@@ -118,7 +131,8 @@ def write_video(spec: VideoSpec, path: Path) -> Path:
         index = 0
         for shot_no, (shot, count) in enumerate(zip(spec.shots, spec.shot_frames, strict=True)):
             seed = shot.seed if shot.seed is not None else 1000 + shot_no
-            scene = _Scene(_texture(seed, spec.width, spec.height), shot.motion, np.random.default_rng(seed))
+            texture = _texture(seed, spec.width, spec.height, shot.hue, shot.value)
+            scene = _Scene(texture, shot.motion, np.random.default_rng(seed))
             for i in range(count):
                 image = np.ascontiguousarray(_window(scene, i, count, spec.width, spec.height))
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -176,9 +190,19 @@ JUNK_REASONS = {
     "overlong.mp4": "too_long",
 }
 
+# More kinds, written only when asked (``write_junk(folder, extra=True)``) so that shards built
+# with the default keep their file count.
+EXTRA_JUNK_REASONS = {
+    "image inside.mp4": "too_short",  # a PNG with a video extension: FFmpeg sniffs the content
+    "cut in half.mp4": "too_short",  # index first, data cut at 50%: only ~2.9 of 6 s readable
+}
 
-def write_junk(folder: Path) -> dict[str, str]:
-    """Write one file of every junk kind; returns file name -> expected admission reason."""
+
+def write_junk(folder: Path, extra: bool = False) -> dict[str, str]:
+    """Write one file of every junk kind; returns file name -> expected admission reason.
+
+    ``extra`` adds the kinds of ``EXTRA_JUNK_REASONS``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "empty.mp4").write_bytes(b"")
     (folder / "random bytes.mp4").write_bytes(np.random.default_rng(7).bytes(64 * 1024))
@@ -189,11 +213,26 @@ def write_junk(folder: Path) -> dict[str, str]:
     (folder / "notes.txt").write_text("not a video\n" * 20, encoding="utf-8")
     write_audio_only(folder / "tone only.m4a")
     still = _texture(5, 160, 120)[:120, :160]
-    cv2.imwrite(str(folder / "still.png"), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+    png = cv2.imencode(".png", cv2.cvtColor(still, cv2.COLOR_RGB2BGR))[1].tobytes()
+    (folder / "still.png").write_bytes(png)
     write_video(VideoSpec("s", (Shot(2.0),), 160, 96, 12), folder / "two seconds.mp4")
     write_video(VideoSpec("x", (Shot(6.0),), 96, 64, 12), folder / "tiny 96x64.mp4")
     write_video(VideoSpec("l", (Shot(125.0, "static"),), 160, 128, 4), folder / "overlong.mp4")
-    return dict(JUNK_REASONS)
+    if not extra:
+        return dict(JUNK_REASONS)
+    (folder / "image inside.mp4").write_bytes(png)
+    write_truncated(VideoSpec("h", (Shot(6.0),), 160, 128, 24), folder / "cut in half.mp4", 0.5)
+    return {**JUNK_REASONS, **EXTRA_JUNK_REASONS}
+
+
+def write_truncated(spec: VideoSpec, path: Path, keep: float) -> Path:
+    """A video whose header declares all of ``spec`` but whose data stops after ``keep`` of it."""
+    tmp = path.with_name(f"_{path.stem}.full.tmp{path.suffix}")
+    full = write_video(spec, tmp, {"movflags": "faststart"})
+    data = full.read_bytes()
+    os.remove(full)
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
 
 
 def demo_specs() -> list[VideoSpec]:
