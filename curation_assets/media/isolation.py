@@ -39,13 +39,24 @@ def _ready() -> None:
     """A no-op run once per worker before any item, so item clocks start on a live worker."""
 
 
+class WorkerStartError(RuntimeError):
+    """Worker processes could not start: a problem of this machine, not of any input file."""
+
+
 def _start(workers: int) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
-    try:
-        warmups = [pool.submit(_ready) for _ in range(workers)]
-        wait(warmups, timeout=_STARTUP_TIMEOUT_S)
-    except Exception:  # noqa: BLE001 - a pool that cannot start fails its items as "crashed"
-        pass
+    warmups = [pool.submit(_ready) for _ in range(workers)]
+    done, _ = wait(warmups, timeout=_STARTUP_TIMEOUT_S)
+    problem = None
+    if len(done) < len(warmups):
+        problem = f"not started within {_STARTUP_TIMEOUT_S:g} s"
+    else:
+        errors = [f.exception() for f in done if f.exception() is not None]
+        problem = f"{type(errors[0]).__name__}: {errors[0]}" if errors else None
+    if problem:
+        # Recording every file as "crashed" here would blame the inputs for a setup fault.
+        _kill(pool)
+        raise WorkerStartError(f"worker processes could not start ({problem})")
     return pool
 
 

@@ -94,3 +94,19 @@ def test_slow_start_is_not_a_timeout():
     """The first item is not charged for starting the worker (forkserver, preloaded modules)."""
     results = _run(["slow:1.0", "slow:1.0"])
     assert results == {0: "1.0", 1: "1.0"}
+
+
+def test_workers_that_cannot_start_raise_instead_of_blaming_the_items(monkeypatch) -> None:
+    from curation_assets.media import isolation
+
+    monkeypatch.setattr(isolation, "_ready", _explode_on_start)
+    with pytest.raises(isolation.WorkerStartError, match="could not start"):
+        list(isolation.run_isolated(_identity_for_start_test, [1, 2], lambda _: 5.0))
+
+
+def _explode_on_start() -> None:
+    raise OSError("no processes left")
+
+
+def _identity_for_start_test(x):
+    return x
