@@ -18,14 +18,45 @@ import av
 import cv2
 import numpy as np
 
+MOTIONS = (
+    "static",
+    "drift",
+    "pan_right",
+    "pan_left",
+    "tilt_up",
+    "tilt_down",
+    "zoom_in",
+    "zoom_out",
+    "roll",
+    "shake",
+    "slideshow",
+)
+
 
 @dataclass(frozen=True)
 class Shot:
+    """One shot: a virtual camera moving over a still texture, plus optional effects.
+
+    ``motion`` is the camera's truth: pan_right slides the window right (content moves left),
+    tilt_down slides it down, zoom_in shrinks it, roll turns it, shake jitters it like a
+    handheld camera, slideshow holds a few stills joined by cross-fades. A moving ball
+    (``objects``) gives independent motion as real footage has; ``objects=0`` leaves a still
+    image moved by a synthetic camera. ``effects``: "text" (subtitle band), "title" (large
+    text), "letterbox:F" / "pillarbox:F" (black bars, F of the height/width on each side),
+    "blur:S" (Gaussian sigma, px), "dark:K" / "bright:K" (multiply brightness), "noise:S".
+    """
+
     seconds: float
-    motion: str = "drift"  # "static" | "drift" (slow diagonal) | "pan_right" | "pan_left"
+    motion: str = "drift"
     seed: int | None = None  # texture seed; None -> derived from the shot's position
     hue: int | None = None  # dominant OpenCV hue 0-179; None -> derived from the seed
     value: int | None = None  # base brightness 60-199; None -> derived from the seed
+    objects: int = 1
+    effects: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.motion not in MOTIONS:
+            raise ValueError(f"unknown motion {self.motion!r}; choose from {MOTIONS}")
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,8 @@ class _Scene:
     texture: np.ndarray
     motion: str
     rng: np.random.Generator = field(repr=False)
+    stills: list[np.ndarray] = field(default_factory=list)  # slideshow only
+    shake: np.ndarray | None = None  # per-frame (dx, dy) offsets, shake only
 
 
 def _texture(
@@ -96,19 +129,144 @@ def _texture(
     return rgb
 
 
-def _window(scene: _Scene, i: int, n: int, width: int, height: int) -> np.ndarray:
-    big_h, big_w = scene.texture.shape[:2]
-    span_x, span_y = big_w - width, big_h - height
-    progress = i / max(1, n - 1)
-    if scene.motion == "static":
-        x, y = span_x // 2, span_y // 2
-    elif scene.motion == "pan_right":
-        x, y = int(progress * span_x), span_y // 2
-    elif scene.motion == "pan_left":
-        x, y = int((1 - progress) * span_x), span_y // 2
-    else:  # slow diagonal drift
-        x, y = int(progress * span_x * 0.4), int(progress * span_y * 0.4)
-    return scene.texture[y : y + height, x : x + width]
+def _camera(scene: _Scene, i: int, n: int, width: int, height: int):
+    """(centre x, centre y, window scale, rotation deg) on the 2x texture for frame ``i``."""
+    p = i / max(1, n - 1)
+    cx, cy, scale, angle = float(width), float(height), 1.0, 0.0
+    m = scene.motion
+    if m == "drift":
+        cx, cy = width * (0.5 + 0.4 * p), height * (0.5 + 0.4 * p)
+    elif m in ("pan_right", "pan_left"):
+        cx = width * (0.5 + (p if m == "pan_right" else 1 - p))
+    elif m in ("tilt_down", "tilt_up"):
+        cy = height * (0.5 + (p if m == "tilt_down" else 1 - p))
+    elif m in ("zoom_in", "zoom_out"):
+        scale = 1.8 - 0.8 * p if m == "zoom_in" else 1.0 + 0.8 * p
+    elif m == "roll":
+        scale, angle = 1.3, 30.0 * p
+    elif m == "shake" and scene.shake is not None:
+        cx, cy = cx + scene.shake[i, 0] * width, cy + scene.shake[i, 1] * height
+    return cx, cy, scale, angle
+
+
+def _view(texture: np.ndarray, camera, width: int, height: int) -> np.ndarray:
+    cx, cy, scale, angle = camera
+    a = math.radians(angle)
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]) * scale
+    offset = np.array([cx, cy]) - rot @ np.array([width / 2.0, height / 2.0])
+    matrix = np.hstack([rot, offset[:, None]])
+    return cv2.warpAffine(
+        texture,
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+
+
+def _slideshow_frame(scene: _Scene, i: int, n: int, width: int, height: int, fps: int):
+    hold, fade = 2.0 * fps, 0.5 * fps
+    period = hold + fade
+    k = int(i // period)
+    into = i - k * period
+    window = (slice(height // 2, height // 2 + height), slice(width // 2, width // 2 + width))
+    frame = scene.stills[min(k, len(scene.stills) - 1)][window]
+    if into < hold or k + 1 >= len(scene.stills):
+        return frame
+    second = scene.stills[k + 1][window]
+    alpha = (into - hold) / fade
+    return cv2.addWeighted(frame, 1 - alpha, second, alpha, 0)
+
+
+def _ball(image: np.ndarray, i: int, n: int, k: int) -> None:
+    h, w = image.shape[:2]
+    p = i / max(1, n - 1)
+    x = int(w * (0.15 + 0.7 * p))
+    y = int(h * (0.5 + 0.3 * math.sin(2 * math.pi * (p + k / 3))))
+    cv2.circle(image, (x, y), max(3, min(w, h) // 10), (250, 250, 240), -1)
+    cv2.circle(image, (x, y), max(2, min(w, h) // 20), (200, 30, 30), -1)
+
+
+def _apply_effects(image: np.ndarray, effects: tuple[str, ...], i: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    for effect in effects:
+        name, _, arg = effect.partition(":")
+        if name == "text":
+            scale = h / 180
+            for row, line in enumerate(("BREAKING NEWS 24/7", "SUBTITLE TEXT HERE")):
+                y = int(h * (0.78 + 0.11 * row))
+                cv2.putText(
+                    image,
+                    line,
+                    (int(w * 0.06), y),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.62 * scale,
+                    (0, 0, 0),
+                    max(2, int(5 * scale)),
+                    cv2.LINE_AA,
+                )
+                cv2.putText(
+                    image,
+                    line,
+                    (int(w * 0.06), y),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.62 * scale,
+                    (255, 255, 255),
+                    max(1, int(2 * scale)),
+                    cv2.LINE_AA,
+                )
+        elif name == "title":
+            scale = h / 180
+            cv2.putText(
+                image,
+                "TITLE",
+                (int(w * 0.12), int(h * 0.6)),
+                cv2.FONT_HERSHEY_DUPLEX,
+                2.6 * scale,
+                (255, 255, 255),
+                max(2, int(6 * scale)),
+                cv2.LINE_AA,
+            )
+        elif name == "letterbox":
+            bar = int(round(h * float(arg)))
+            image[:bar] = 0
+            image[h - bar :] = 0
+        elif name == "pillarbox":
+            bar = int(round(w * float(arg)))
+            image[:, :bar] = 0
+            image[:, w - bar :] = 0
+        elif name == "blur":
+            image = cv2.GaussianBlur(image, (0, 0), float(arg))
+        elif name in ("dark", "bright"):
+            image = cv2.convertScaleAbs(image, alpha=float(arg))
+        elif name == "noise":
+            rng = np.random.default_rng(i)
+            noise = rng.normal(0, float(arg), image.shape)
+            image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        else:
+            raise ValueError(f"unknown effect {effect!r}")
+    return image
+
+
+def render_shot(shot: Shot, seed: int, count: int, width: int, height: int, fps: int):
+    """Yield the RGB frames of one shot (deterministic)."""
+    texture = _texture(seed, width, height, shot.hue, shot.value)
+    scene = _Scene(texture, shot.motion, np.random.default_rng(seed))
+    if shot.motion == "slideshow":
+        stills = 1 + int(count / (2.5 * fps)) + 1
+        scene.stills = [_texture(seed * 31 + k, width, height) for k in range(stills)]
+    if shot.motion == "shake":
+        # handheld: zero-mean jitter of a few % of the frame, lightly smoothed over time
+        raw = scene.rng.normal(0, 0.04, (count + 2, 2))
+        scene.shake = 0.25 * raw[:-2] + 0.5 * raw[1:-1] + 0.25 * raw[2:]
+    for i in range(count):
+        if shot.motion == "slideshow":
+            image = np.array(_slideshow_frame(scene, i, count, width, height, fps))
+        else:
+            image = _view(texture, _camera(scene, i, count, width, height), width, height)
+            for k in range(shot.objects):
+                _ball(image, i, count, k)
+        yield np.ascontiguousarray(_apply_effects(image, shot.effects, i))
 
 
 def write_video(
@@ -131,10 +289,8 @@ def write_video(
         index = 0
         for shot_no, (shot, count) in enumerate(zip(spec.shots, spec.shot_frames, strict=True)):
             seed = shot.seed if shot.seed is not None else 1000 + shot_no
-            texture = _texture(seed, spec.width, spec.height, shot.hue, shot.value)
-            scene = _Scene(texture, shot.motion, np.random.default_rng(seed))
-            for i in range(count):
-                image = np.ascontiguousarray(_window(scene, i, count, spec.width, spec.height))
+            frames = render_shot(shot, seed, count, spec.width, spec.height, spec.fps)
+            for image in frames:
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                 frame.pts = index
                 frame.time_base = Fraction(1, spec.fps)
