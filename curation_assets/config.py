@@ -15,6 +15,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from curation_assets.vocabulary import Motion, Visual
+
 DEFAULTS = resources.files("curation_assets") / "defaults" / "curation.yaml"
 
 
@@ -69,6 +71,42 @@ class SamplesConfig(_Section):
     analysis_short_side: int = Field(144, ge=32, le=720)
 
 
+class Limits(_Section):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Limits:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs min or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} > max {self.max}")
+        return self
+
+
+# stage -> filter (vocabulary name) -> signal -> limits
+StageFilters = dict[str, dict[str, Limits]]
+
+FILTER_NAMES: dict[str, set[str]] = {
+    "visual_filter": {v.value for v in Visual},
+    "motion_filter": {m.value for m in Motion},
+}
+# Filters whose first measured signal decides alone (model score, else the offline stand-in).
+ANY_OF_FILTERS = frozenset({Visual.AESTHETIC.value})
+
+
+class VisualConfig(_Section):
+    ocr_frames: int = Field(3, ge=1, le=16)  # samples per clip given to the text detector
+    ocr_threads: int = Field(1, ge=1)
+    # LAION-style aesthetic head on open_clip embeddings; all three set -> real aesthetic score,
+    # else the offline technical-quality score (stored under its own name).
+    aesthetic_clip_model: str | None = None  # e.g. "ViT-L-14"
+    aesthetic_clip_pretrained: str | None = None  # hub tag or local checkpoint path
+    aesthetic_head_path: str | None = None  # local state dict of the head
+    aesthetic_head_kind: Literal["linear", "mlp"] = "mlp"
+    device: str = "cpu"
+
+
 class RunConfig(_Section):
     decode_workers: int = Field(2, ge=1)
     decode_timeout_factor: float = Field(10.0, gt=0)
@@ -79,15 +117,57 @@ class CurationConfig(_Section):
     shots: ShotsConfig = ShotsConfig()
     clips: ClipsConfig = ClipsConfig()
     samples: SamplesConfig = SamplesConfig()
+    visual: VisualConfig = VisualConfig()
+    filters: dict[str, StageFilters] = Field(default_factory=dict)
     run: RunConfig = RunConfig()
+
+    @model_validator(mode="after")
+    def _known_filters(self) -> CurationConfig:
+        for stage, filters in self.filters.items():
+            if stage not in FILTER_NAMES:
+                raise ValueError(f"filters: unknown stage {stage!r}; known: {sorted(FILTER_NAMES)}")
+            unknown = set(filters) - FILTER_NAMES[stage]
+            if unknown:
+                raise ValueError(
+                    f"filters.{stage}: unknown filter(s) {sorted(unknown)}; "
+                    f"known: {sorted(FILTER_NAMES[stage])}"
+                )
+        return self
+
+    def stage_filters(self, stage: str) -> dict[str, dict[str, dict[str, float]]]:
+        """Plain ``{filter: {signal: {min/max: value}}}`` for one stage (none if unset)."""
+        return {
+            name: {sig: lim.model_dump(exclude_none=True) for sig, lim in signals.items()}
+            for name, signals in self.filters.get(stage, {}).items()
+        }
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> CurationConfig:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
+        """The packaged defaults with ``path`` merged over them, key by key (null removes)."""
+        data = _read_yaml(Path(str(DEFAULTS)))
+        if Path(path) != Path(str(DEFAULTS)):
+            data = _merge(data, _read_yaml(Path(path)))
         return cls.model_validate(data)
+
+
+def _read_yaml(path: Path) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def curation_home() -> Path:

@@ -3,11 +3,18 @@
 import dagster as dg
 
 from curation_assets.assets.checks import ASSET_CHECKS
-from curation_assets.assets.per_shard import PER_SHARD_GROUP, shot_clips, source_videos
+from curation_assets.assets.filter_checks import FILTER_CHECKS
+from curation_assets.assets.per_shard import (
+    PER_SHARD_GROUP,
+    motion_filter,
+    shot_clips,
+    source_videos,
+    visual_filter,
+)
 from curation_assets.resources import CurationResource
 from curation_assets.sensors import build_uploads_sensor
 
-PER_SHARD_ASSETS = [source_videos, shot_clips]
+PER_SHARD_ASSETS = [source_videos, shot_clips, visual_filter, motion_filter]
 
 shard_job = dg.define_asset_job(
     "shard_job",
@@ -17,7 +24,7 @@ shard_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=PER_SHARD_ASSETS,
-    asset_checks=ASSET_CHECKS,
+    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS],
     jobs=[shard_job],
     sensors=[build_uploads_sensor(shard_job)],
     resources={"curation": CurationResource()},

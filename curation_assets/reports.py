@@ -299,3 +299,8 @@ def jpeg_markdown(
     """An RGB image embedded as JPEG, downscaled until it fits ``max_bytes``."""
     data = _shrink(_as_rgb(rgb), lambda im: jpeg_bytes(im, quality), max_bytes)
     return _data_uri_markdown(data, "image/jpeg", alt)
+
+
+def read_rgb(path) -> np.ndarray | None:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -74,7 +74,12 @@ class Stage(StrEnum):
 
     SOURCE_VIDEOS = "source_videos"
     SHOT_CLIPS = "shot_clips"
+    VISUAL_FILTER = "visual_filter"
+    MOTION_FILTER = "motion_filter"
 
 
 SHOT_CLIPS_FILTER = "single_shot_window"
 """Filter name of the decision every clip gets when shot_clips cuts it out of a single shot."""
+
+ANALYSIS_ERROR = "analysis_error"
+"""Reason recorded in ``decisions`` when an analyzer fails on a clip (the shard goes on)."""

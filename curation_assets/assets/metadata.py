@@ -239,3 +239,96 @@ def shot_clips_metadata(rows: ClipRows, layout: Layout, shard: str, sheet: Path)
     metadata |= _histogram("clip_duration_histogram", durations, "clip durations", "seconds")
     metadata |= _safe("contact_sheet_note", lambda: _contact_sheet(rows, sheet))
     return metadata
+
+
+# -- visual_filter / motion_filter --------------------------------------------------------------
+
+FILTER_SHEET_TILES = 12
+
+
+def _filter_table(margins: list[dict]) -> str:
+    by_filter: dict[str, Counter] = {}
+    for row in margins:
+        outcome = {True: "passed", False: "failed", None: "not scored"}[row["passed"]]
+        by_filter.setdefault(row["filter"], Counter())[outcome] += 1
+    rows = [
+        {
+            "filter": name,
+            "passed": c["passed"],
+            "failed": c["failed"],
+            "not scored": c["not scored"],
+        }
+        for name, c in by_filter.items()
+    ]
+    return reports.markdown_table(rows, ["filter", "passed", "failed", "not scored"])
+
+
+def _frames_sheet(
+    picks: list[dict],
+    samples_paths: dict[str, str],
+    keyframes: Path | None,
+    target: Path,
+    title: str,
+) -> dict:
+    """A sheet of the given clips: the kept sharpest frame if any, else the middle sample."""
+    tiles = []
+    for row in picks:
+        frame = None
+        keyframe = keyframes / f"{row['clip_id']}.jpg" if keyframes else None
+        if keyframe is not None and keyframe.exists():
+            frame = reports.read_rgb(keyframe)
+        elif row["video_id"] in samples_paths:
+            samples = load_samples(Path(samples_paths[row["video_id"]]))
+            frame = _middle_frame(samples, row["start_s"], row["end_s"])
+        if frame is not None:
+            value = "n/a" if row["value"] is None else f"{row['value']:.3g}"
+            tiles.append((frame, f"{row['filter']} = {value}\n{row['clip_id'][:22]}"))
+    image = reports.contact_sheet(tiles, columns=4, tile_width=SHEET_TILE_WIDTH)
+    _write_atomic(target, reports.jpeg_bytes(image, quality=85))
+    return {
+        f"{title}_sheet": dg.MetadataValue.path(str(target)),
+        f"{title}_preview": dg.MetadataValue.md(reports.jpeg_markdown(image, title)),
+    }
+
+
+def filter_metadata(family: str, rows, inputs, layout: Layout, shard: str) -> dict:
+    """Counts, a pass/fail table per filter, a histogram per score, and two contact sheets:
+    the clips each filter rejects most clearly, and the borderline ones (closest to a limit)."""
+    failed = {r["clip_id"] for r in rows.decisions if r["passed"] is False}
+    metadata = {
+        "clips": dg.MetadataValue.int(rows.clips),
+        "clips_passing": dg.MetadataValue.int(rows.clips - len(failed)),
+        "clips_failing": dg.MetadataValue.int(len(failed)),
+        "score_rows": dg.MetadataValue.int(len(rows.scores)),
+        "filters": dg.MetadataValue.md(_filter_table(rows.margins)),
+    }
+    by_signal: dict[str, list[float]] = {}
+    for row in rows.scores:
+        by_signal.setdefault(row["signal"], []).append(row["value"])
+    for signal, values in sorted(by_signal.items()):
+        metadata |= _histogram(f"histogram_{signal}", values, signal, signal)
+    labels = Counter((r["kind"], r["label"]) for r in rows.clip_labels)
+    if labels:
+        label_rows = [
+            {"kind": k, "label": lab, "clips": n} for (k, lab), n in sorted(labels.items())
+        ]
+        metadata["labels"] = dg.MetadataValue.md(
+            reports.markdown_table(label_rows, ["kind", "label", "clips"])
+        )
+    scored = [m for m in rows.margins if m["margin"] is not None]
+    clearest, seen = [], set()
+    for row in sorted((m for m in scored if m["passed"] is False), key=lambda m: m["margin"]):
+        if row["clip_id"] not in seen:  # one tile per clip, its most decisive failure
+            clearest.append(row)
+            seen.add(row["clip_id"])
+    borderline = sorted(scored, key=lambda m: abs(m["margin"]))[:FILTER_SHEET_TILES]
+    keyframes = layout.shard_warehouse(shard) / "keyframes" if family == "visual_filter" else None
+    folder = layout.shard_warehouse(shard) / "contact_sheets"
+    for title, picks in (("rejected", clearest[:FILTER_SHEET_TILES]), ("borderline", borderline)):
+        metadata |= _safe(
+            f"{title}_note",
+            lambda picks=picks, title=title: _frames_sheet(
+                picks, inputs.samples_paths, keyframes, folder / f"{family}_{title}.jpg", title
+            ),
+        )
+    return metadata

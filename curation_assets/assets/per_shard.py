@@ -7,6 +7,7 @@ from curation_assets.assets import metadata as reports
 from curation_assets.partitions import shard_partitions
 from curation_assets.resources import CurationResource
 from curation_assets.shards import check_shard_name
+from curation_assets.signals.runner import score_shard
 
 PER_SHARD_GROUP = "per_shard"
 
@@ -70,3 +71,58 @@ def shot_clips(
     store.ensure_catalog()
     sheet = layout.shard_warehouse(shard) / "contact_sheets" / "shot_clips.jpg"
     return dg.MaterializeResult(metadata=reports.shot_clips_metadata(rows, layout, shard, sheet))
+
+
+def build_filter_asset(family: str, description: str, kinds: set[str]) -> dg.AssetsDefinition:
+    """visual_filter and motion_filter differ only in their analyzers (``signals.registry``)."""
+
+    @dg.asset(
+        name=family,
+        partitions_def=shard_partitions,
+        group_name=PER_SHARD_GROUP,
+        deps=[shot_clips],
+        kinds=kinds,
+        description=description,
+    )
+    def _filter(
+        context: dg.AssetExecutionContext, curation: CurationResource
+    ) -> dg.MaterializeResult:
+        shard = check_shard_name(context.partition_key)
+        layout, cfg, store = curation.layout, curation.config(), curation.store()
+        inputs = steps.filter_inputs(store, shard)
+        keyframes = layout.shard_warehouse(shard) / "keyframes"
+        rows = score_shard(
+            family,
+            shard,
+            inputs.videos,
+            inputs.clips,
+            inputs.samples_paths,
+            cfg,
+            keyframe_dir=keyframes if family == "visual_filter" else None,
+            progress=_progress(context, "scored"),
+        )
+        store.replace(
+            family,
+            shard,
+            {"scores": rows.scores, "clip_labels": rows.clip_labels, "decisions": rows.decisions},
+        )
+        store.ensure_catalog()
+        return dg.MaterializeResult(
+            metadata=reports.filter_metadata(family, rows, inputs, layout, shard)
+        )
+
+    return _filter
+
+
+visual_filter = build_filter_asset(
+    "visual_filter",
+    "Per clip, from the stored samples: resolution tier, orientation, borders, burned-in text "
+    "(PP-OCR), sharpness, exposure, aesthetic or technical quality; the sharpest frame is kept.",
+    {"opencv", "onnx"},
+)
+motion_filter = build_filter_asset(
+    "motion_filter",
+    "Per clip, optical flow on the stored grey samples: motion amount, camera shake, shots per "
+    "second, slideshow score and a camera-motion class with confidence.",
+    {"opencv"},
+)

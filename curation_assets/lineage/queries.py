@@ -46,14 +46,19 @@ def explain(store: LineageStore, ident: str) -> dict:
     return {"kind": "video", "videos": [_video_trail(store, v) for v in videos]}
 
 
+def stage_rank(stage: str) -> tuple[int, str]:
+    return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
+
+
 def _clip_trail(store: LineageStore, clip_id: str) -> dict:
+    decisions = _rows(
+        store,
+        "SELECT stage, filter, passed, value, threshold, reason FROM decisions "
+        "WHERE clip_id = ? ORDER BY stage, filter",
+        [clip_id],
+    )
     return {
-        "decisions": _rows(
-            store,
-            "SELECT stage, filter, passed, value, threshold, reason FROM decisions "
-            "WHERE clip_id = ? ORDER BY stage, filter",
-            [clip_id],
-        ),
+        "decisions": sorted(decisions, key=lambda d: stage_rank(d["stage"])),
         "scores": _rows(
             store,
             "SELECT signal, value, scorer, scorer_version FROM scores WHERE clip_id = ? "
@@ -137,10 +142,7 @@ def funnel(
             r[0]
             for r in con.execute(f"SELECT DISTINCT stage FROM decisions {where}", params).fetchall()
         ]
-        stages = sorted(
-            (s for s in stages if s != Stage.SHOT_CLIPS.value),
-            key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else 99, s),
-        )
+        stages = sorted((s for s in stages if s != Stage.SHOT_CLIPS.value), key=stage_rank)
         failed_so_far: list[str] = []
         for stage in stages:
             failed_so_far.append(stage)

@@ -26,7 +26,13 @@ class Failed:
 def _context() -> mp.context.BaseContext:
     # forkserver: cheap restarts, and children never inherit the threads of a Dagster process.
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["curation_assets.media.probe", "curation_assets.media.decode"])
+    ctx.set_forkserver_preload(
+        [
+            "curation_assets.media.probe",
+            "curation_assets.media.decode",
+            "curation_assets.signals.runner",
+        ]
+    )
     return ctx
 
 

@@ -416,3 +416,71 @@ def _md_cell(value: Any) -> str:
     if len(text) > 200:
         text = text[:197] + "..."
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def filter_scores_expectations(
+    ranges: Mapping[str, tuple[float | None, float | None]],
+) -> list[Expect]:
+    """``scores`` rows of one filter family and shard: finite values, each signal in its range."""
+    specs = [
+        expect("expect_column_values_to_not_be_null", column="value"),
+        expect(
+            "expect_column_values_to_be_in_set",
+            "scores are finite numbers",
+            column="finite",
+            value_set=[True],
+        ),
+    ]
+    for signal, (low, high) in sorted(ranges.items()):
+        if low is None and high is None:
+            continue
+        specs.append(
+            expect(
+                "expect_column_values_to_be_between",
+                f"{signal} within its declared range",
+                where={"signal": signal},
+                column="value",
+                min_value=low,
+                max_value=high,
+            )
+        )
+    return specs
+
+
+def filter_coverage_expectations(signals: int, filters: int) -> list[Expect]:
+    """One row per clip of the shard: how many declared signals it has, and decisions."""
+    return [
+        expect("expect_column_values_to_be_unique", column="clip_id"),
+        expect(
+            "expect_column_values_to_be_in_set",
+            f"every clip scored on all {signals} signals (unless an analysis_error is recorded)",
+            column="complete",
+            value_set=[True],
+        ),
+        expect(
+            "expect_column_values_to_be_between",
+            f"one decision per configured filter ({filters})",
+            column="decisions",
+            min_value=filters,
+            max_value=filters + 1,  # + an analysis_error row
+        ),
+    ]
+
+
+def validate_filter_scores(
+    family: str,
+    scores: pd.DataFrame,
+    coverage: pd.DataFrame,
+    ranges: Mapping[str, tuple[float | None, float | None]],
+    signals: int,
+    filters: int,
+) -> ValidationResult:
+    return combine(
+        family,
+        [
+            validate_frame(scores, f"{family}_scores", filter_scores_expectations(ranges)),
+            validate_frame(
+                coverage, f"{family}_coverage", filter_coverage_expectations(signals, filters)
+            ),
+        ],
+    )

@@ -1,0 +1,199 @@
+"""Score every clip of a shard with one family of analyzers, from the stored samples only.
+
+Videos are scored in child processes (``run_isolated``): a clip that breaks an analyzer is a
+recorded ``analysis_error`` for that clip, a video that hangs or crashes one for its clips, and
+the shard goes on. Thresholds are applied afterwards, to the raw scores (``selection``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+
+from curation_assets.config import ANY_OF_FILTERS, CurationConfig
+from curation_assets.media.decode import load_samples
+from curation_assets.media.isolation import Failed, run_isolated
+from curation_assets.selection.thresholds import rules_from_config
+from curation_assets.signals.base import ClipAnalyzer
+from curation_assets.signals.registry import build_analyzers
+from curation_assets.signals.samples import clip_samples
+from curation_assets.vocabulary import ANALYSIS_ERROR
+
+_ANALYZERS: dict[tuple[str, str], list[ClipAnalyzer]] = {}  # per worker process
+
+
+def _analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
+    key = (family, cfg.model_dump_json())
+    if key not in _ANALYZERS:
+        _ANALYZERS[key] = build_analyzers(family, cfg)
+    return _ANALYZERS[key]
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    family: str
+    shard: str
+    video: dict  # video_id, width, height, fps
+    samples_path: str
+    clips: list[dict]  # clip_id, video_id, start_s, end_s
+    cfg: CurationConfig
+    keyframe_dir: str | None = None
+
+
+def score_video(job: VideoJob) -> dict:
+    """Runs in a worker: raw scores and labels for each clip of one video."""
+    stored = load_samples(Path(job.samples_path))
+    analyzers = _analyzers(job.family, job.cfg)
+    scores, labels, errors = [], [], []
+    for clip in job.clips:
+        samples = clip_samples(stored, clip, job.video)
+        for analyzer in analyzers:
+            try:
+                measured = analyzer.analyze(samples)
+            except Exception as exc:  # noqa: BLE001 - recorded for this clip, the shard goes on
+                errors.append((clip["clip_id"], f"{analyzer.name}: {type(exc).__name__}: {exc}"))
+                continue
+            for signal, value in sorted(measured.scores.items()):
+                scores.append(
+                    {
+                        "clip_id": clip["clip_id"],
+                        "signal": signal,
+                        "value": float(value),
+                        "scorer": analyzer.name,
+                        "scorer_version": analyzer.version,
+                    }
+                )
+            for label in measured.labels:
+                labels.append(
+                    {
+                        "clip_id": clip["clip_id"],
+                        "kind": label.kind,
+                        "label": label.label,
+                        "confidence": label.confidence,
+                        "scorer": analyzer.name,
+                    }
+                )
+            keyframe = measured.artifacts.get("keyframe")
+            if keyframe is not None and job.keyframe_dir:
+                _save_keyframe(Path(job.keyframe_dir) / f"{clip['clip_id']}.jpg", keyframe[1])
+    return {"scores": scores, "labels": labels, "errors": errors}
+
+
+def _save_keyframe(target: Path, rgb) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp.jpg")
+    cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    os.replace(tmp, target)
+
+
+@dataclass
+class ScoreRows:
+    scores: list[dict] = field(default_factory=list)
+    clip_labels: list[dict] = field(default_factory=list)
+    decisions: list[dict] = field(default_factory=list)
+    margins: list[dict] = field(default_factory=list)  # clip_id, filter, margin: for metadata
+    clips: int = 0
+
+
+def score_shard(
+    family: str,
+    shard: str,
+    videos: list[dict],
+    clips: list[dict],
+    samples_paths: dict[str, str],
+    cfg: CurationConfig,
+    keyframe_dir: Path | None = None,
+    progress: Callable[[int, int, str], None] = lambda *_: None,
+) -> ScoreRows:
+    by_video: dict[str, list[dict]] = {}
+    for clip in clips:
+        by_video.setdefault(clip["video_id"], []).append(clip)
+    facts = {v["video_id"]: v for v in videos}
+    jobs = [
+        VideoJob(
+            family,
+            shard,
+            {k: facts[vid][k] for k in ("video_id", "width", "height", "fps")},
+            samples_paths[vid],
+            sorted(cl, key=lambda c: c["start_s"]),
+            cfg,
+            str(keyframe_dir) if keyframe_dir else None,
+        )
+        for vid, cl in sorted(by_video.items())
+    ]
+    rows = ScoreRows(clips=len(clips))
+    errors: dict[str, str] = {}
+
+    def budget(job: VideoJob) -> float:
+        seconds = sum(c["end_s"] - c["start_s"] for c in job.clips)
+        return max(60.0, cfg.run.decode_timeout_factor * seconds)
+
+    outcomes = run_isolated(score_video, jobs, budget, cfg.run.decode_workers)
+    for done, (k, outcome) in enumerate(outcomes, start=1):
+        job = jobs[k]
+        if isinstance(outcome, Failed):
+            for clip in job.clips:
+                errors[clip["clip_id"]] = f"{outcome.kind}: {outcome.detail}"
+        else:
+            for row in outcome["scores"]:
+                rows.scores.append({**row, "shard": shard})
+            for row in outcome["labels"]:
+                rows.clip_labels.append({**row, "shard": shard})
+            for clip_id, message in outcome["errors"]:
+                errors.setdefault(clip_id, message)
+        progress(done, len(jobs), job.video["video_id"])
+    _decide(family, shard, clips, rows, errors, cfg)
+    rows.scores.sort(key=lambda r: (r["clip_id"], r["signal"]))
+    rows.clip_labels.sort(key=lambda r: (r["clip_id"], r["kind"]))
+    rows.decisions.sort(key=lambda r: (r["clip_id"], r["filter"]))
+    return rows
+
+
+def _decide(family, shard, clips, rows: ScoreRows, errors: dict[str, str], cfg) -> None:
+    rules = rules_from_config(cfg.stage_filters(family), ANY_OF_FILTERS)
+    by_clip: dict[str, dict[str, float]] = {}
+    for row in rows.scores:
+        by_clip.setdefault(row["clip_id"], {})[row["signal"]] = row["value"]
+    for clip in clips:
+        cid = clip["clip_id"]
+        base = {"clip_id": cid, "shard": shard, "stage": family}
+        if cid in errors:
+            rows.decisions.append(
+                {
+                    **base,
+                    "filter": ANALYSIS_ERROR,
+                    "passed": False,
+                    "value": None,
+                    "threshold": None,
+                    "reason": f"{ANALYSIS_ERROR}: {errors[cid]}"[:500],
+                }
+            )
+        scores = by_clip.get(cid, {})
+        for rule in rules:
+            verdict = rule.decide(scores)
+            rows.decisions.append(
+                {
+                    **base,
+                    "filter": rule.name,
+                    "passed": verdict.passed,
+                    "value": verdict.value,
+                    "threshold": verdict.threshold,
+                    "reason": verdict.reason,
+                }
+            )
+            rows.margins.append(
+                {
+                    "clip_id": cid,
+                    "video_id": clip["video_id"],
+                    "start_s": clip["start_s"],
+                    "end_s": clip["end_s"],
+                    "filter": rule.name,
+                    "margin": verdict.margin,
+                    "passed": verdict.passed,
+                    "value": verdict.value,
+                }
+            )

@@ -1,0 +1,479 @@
+"""The visual family: what a clip looks like, measured from the rgb samples of the decode pass.
+
+Raw measurements only; curation.yaml decides what passes (DESIGN.md "Score once, select many").
+
+Signals (scores table), with what the synthetic clips of ``curation_assets_tests/signals/
+test_visual.py`` measured (4.5 s, 320x180 unless noted; samples of 2 fps, short side <= 256):
+
+==================  ===============  =========  ===================================================
+signal              scorer           range      meaning; measured
+==================  ===============  =========  ===================================================
+short_side_px       geometry         px         min(display w, h); labels ``resolution_tier``
+                                                (2160p ... 256p, below_256p) and ``orientation``
+aspect_ratio        geometry         > 0        display w / h; landscape > 1.05, portrait < 0.95
+border_top/bottom   borders          0-0.9      black bar height / frame height; letterbox:0.125
+                                                -> 0.122 (22 of 180 rows), clean and dark:0.3 -> 0
+border_left/right   borders          0-0.9      black bar width / frame width; pillarbox:0.1 -> 0.1
+border_area         borders          0-1        share of the frame in bars; letterbox 0.244,
+                                                pillarbox 0.20 (artifact "crop": content x,y,w,h)
+text_area           text_overlay_    0-1        share of PP-OCR det pixels with p > 0.3, worst of
+                    ppocr_det                   3 frames; clean 0.000, subtitles 0.046, title 0.092
+text_frames         text_overlay_    0-1        share of those frames with text_area > 0.01
+                    ppocr_det
+sharpness           classical_       >= 0       median over samples of var(3x3 Laplacian) of 0-255
+                    quality                     luma, content box resized to short side 256;
+                                                clean 60 (360p: 167), blur:3 4.5, dark:0.15 2.9.
+                                                Low for dark or flat scenes, high for noise/text
+brightness          classical_       0-1        mean luma / 255; clean 0.32, dark:0.15 0.05,
+                    quality                     dark:0.3 0.10, bright:3 0.68, letterbox 0.32
+dark_fraction       classical_       0-1        share of luma < 16; clean 0, dark:0.15 0.86
+                    quality
+clipped_fraction    classical_       0-1        share of pixels with >= 2 channels > 250 (blown
+                    quality                     highlights); clean 0.002, bright:3 0.83, title 0.10
+contrast            classical_       0-~0.5     std of luma / 255; clean 0.13, dark:0.15 0.02
+                    quality
+colorfulness        classical_       0-1        Hasler-Suesstrunk M / 100, clipped; clean 0.83,
+                    quality                     dark:0.15 0.13 (M: 33 moderate, 59 quite colourful)
+keyframe_t          classical_       s          sharpest sample, seconds from clip start
+                    quality                     (artifact "keyframe": (video time s, rgb))
+technical_quality   technical_       0-1        offline stand-in for ``aesthetic`` (see
+                    quality                     ``technical_quality()``); clean 0.50, 360p 0.73,
+                                                blur:3 0.07, dark:0.3 0.02, dark:0.15 0, bright:3 0
+==================  ===============  =========  ===================================================
+
+Bars are excluded from every quality measure, so a letterboxed clip is not called dark. A clip
+with no rgb samples gets no scores (stored as "not scored", never as a pass).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement
+from curation_assets.signals.ocr_model import text_detector
+
+# --- geometry -----------------------------------------------------------------------------------
+
+RESOLUTION_TIERS: tuple[tuple[int, str], ...] = (
+    (2160, "2160p"),
+    (1440, "1440p"),
+    (1080, "1080p"),
+    (720, "720p"),
+    (540, "540p"),
+    (480, "480p"),
+    (360, "360p"),
+    (256, "256p"),
+)
+BELOW_TIERS = "below_256p"
+
+
+def resolution_tier(short_side: int) -> str:
+    for minimum, tier in RESOLUTION_TIERS:
+        if short_side >= minimum:
+            return tier
+    return BELOW_TIERS
+
+
+def orientation(aspect_ratio: float) -> str:
+    if aspect_ratio > 1.05:
+        return "landscape"
+    if aspect_ratio < 0.95:
+        return "portrait"
+    return "square"
+
+
+class GeometryAnalyzer(ClipAnalyzer):
+    """Display size facts (after rotation); needs no pixels."""
+
+    name = "geometry"
+    version = "1"
+    signals = ("short_side_px", "aspect_ratio")
+    ranges = {"short_side_px": (1, 100_000), "aspect_ratio": (0.01, 100)}
+
+    def analyze(self, clip: ClipSamples) -> Measurement:
+        short = min(clip.width, clip.height)
+        aspect = clip.width / clip.height
+        return Measurement(
+            scores={"short_side_px": float(short), "aspect_ratio": aspect},
+            labels=[
+                Label("resolution_tier", resolution_tier(short)),
+                Label("orientation", orientation(aspect)),
+            ],
+        )
+
+
+# --- borders ------------------------------------------------------------------------------------
+
+# A pixel is "black" while its brightest channel is <= this (0-255); H.264 + JPEG ringing on a
+# true black bar stays well under it, and a dark scene rarely keeps a whole line under it.
+BLACK_LEVEL = 24
+# A line (row or column) is bar-like in a frame when at most this share of its pixels is brighter.
+LINE_BRIGHT_SHARE = 0.02
+# ... and it is a bar when it is bar-like in at least this share of the sampled frames.
+BAR_FRAME_SHARE = 0.9
+# Bars covering more than this of a dimension are a black (faded-out) frame, not a letterbox;
+# the exposure signals deal with those.
+MAX_BARS = 0.9
+# Sample pixels dropped next to a bar before measuring quality (compression rings at the edge).
+BAR_INSET = 2
+
+
+@dataclass(frozen=True)
+class Borders:
+    """Bar sizes as fractions of the frame height (top, bottom) and width (left, right)."""
+
+    top: float = 0.0
+    bottom: float = 0.0
+    left: float = 0.0
+    right: float = 0.0
+
+    @property
+    def area(self) -> float:
+        return 1.0 - (1.0 - self.top - self.bottom) * (1.0 - self.left - self.right)
+
+    def box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """The content box (x, y, w, h) in a ``width`` x ``height`` image."""
+        x, y = int(round(self.left * width)), int(round(self.top * height))
+        x1 = width - int(round(self.right * width))
+        y1 = height - int(round(self.bottom * height))
+        return x, y, max(1, x1 - x), max(1, y1 - y)
+
+    def crop(self, image: np.ndarray, inset: int = 0) -> np.ndarray:
+        """The content of ``image``; ``inset`` more pixels off each side that has a bar (the
+        bar's edge rings after compression and would read as detail)."""
+        x, y, w, h = self.box(image.shape[1], image.shape[0])
+        x0, y0 = x + (inset if self.left else 0), y + (inset if self.top else 0)
+        x1, y1 = x + w - (inset if self.right else 0), y + h - (inset if self.bottom else 0)
+        if x1 - x0 < 8 or y1 - y0 < 8:  # nothing sensible left: keep the plain box
+            return image[y : y + h, x : x + w]
+        return image[y0:y1, x0:x1]
+
+
+def _run_length(flags: np.ndarray) -> int:
+    """How many leading entries are True."""
+    off = np.flatnonzero(~flags)
+    return int(off[0]) if len(off) else len(flags)
+
+
+def _brightest_channel(rgb: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+
+
+def _middle_channel(rgb: np.ndarray) -> np.ndarray:
+    """Per pixel, the median of the three channels (> x means at least two channels > x)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return np.maximum(np.minimum(r, g), np.minimum(np.maximum(r, g), b))
+
+
+def _brightest_stack(images: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, h, w) brightest channel of every image, resized to the first image's size."""
+    h, w = images[0].shape[:2]
+    return np.stack(
+        [
+            _brightest_channel(im if im.shape[:2] == (h, w) else cv2.resize(im, (w, h)))
+            for im in images
+        ]
+    )
+
+
+def measure_borders(rgb: Sequence[np.ndarray]) -> Borders:
+    """Letterbox/pillarbox bars: near-black lines in (almost) all frames, contiguous from an edge.
+
+    The line where a bar meets the picture is a blend of both after chroma subsampling and
+    compression; a bar absorbs that one line when its mean is still dark (<= 2 x BLACK_LEVEL).
+    """
+    if not rgb:
+        return Borders()
+    brightest = _brightest_stack(rgb)  # (n, h, w)
+    bright = brightest > BLACK_LEVEL
+    rows = (bright.mean(axis=2) <= LINE_BRIGHT_SHARE).mean(axis=0) >= BAR_FRAME_SHARE
+    cols = (bright.mean(axis=1) <= LINE_BRIGHT_SHARE).mean(axis=0) >= BAR_FRAME_SHARE
+    dim_rows = (brightest.mean(axis=2) <= 2 * BLACK_LEVEL).mean(axis=0) >= BAR_FRAME_SHARE
+    dim_cols = (brightest.mean(axis=1) <= 2 * BLACK_LEVEL).mean(axis=0) >= BAR_FRAME_SHARE
+
+    def bar(lines: np.ndarray, dim: np.ndarray) -> int:
+        n = _run_length(lines)
+        return n + 1 if 0 < n < len(lines) and dim[n] else n
+
+    def sides(lines: np.ndarray, dim: np.ndarray) -> tuple[float, float]:
+        first, last = bar(lines, dim), bar(lines[::-1], dim[::-1])
+        if first + last >= MAX_BARS * len(lines):
+            return 0.0, 0.0
+        return first / len(lines), last / len(lines)
+
+    top, bottom = sides(rows, dim_rows)
+    left, right = sides(cols, dim_cols)
+    return Borders(top, bottom, left, right)
+
+
+class BorderAnalyzer(ClipAnalyzer):
+    name = "borders"
+    version = "1"
+    signals = ("border_top", "border_bottom", "border_left", "border_right", "border_area")
+    ranges = dict.fromkeys(signals, (0.0, 1.0))
+
+    def analyze(self, clip: ClipSamples) -> Measurement:
+        if not clip.rgb:
+            return Measurement(scores={})
+        b = measure_borders(clip.rgb)
+        return Measurement(
+            scores={
+                "border_top": b.top,
+                "border_bottom": b.bottom,
+                "border_left": b.left,
+                "border_right": b.right,
+                "border_area": b.area,
+            },
+            artifacts={"crop": b.box(clip.width, clip.height)},
+        )
+
+
+# --- text overlay -------------------------------------------------------------------------------
+
+
+def spread(count: int, wanted: int) -> list[int]:
+    """``wanted`` indices evenly spaced over ``count`` items, first and last included."""
+    if count <= 0:
+        return []
+    return sorted({int(round(i)) for i in np.linspace(0, count - 1, min(wanted, count))})
+
+
+class TextOverlayAnalyzer(ClipAnalyzer):
+    """Burned-in text (subtitles, titles, watermarks) by the PP-OCR v4 detector's probability map.
+
+    ``text_area`` is the share of the detector's input pixels above ``threshold`` in the worst
+    sampled frame (a subtitle on one frame of three is still a subtitle).
+    """
+
+    name = "text_overlay_ppocr_det"
+    version = "1"
+    signals = ("text_area", "text_frames")
+    ranges = dict.fromkeys(signals, (0.0, 1.0))
+
+    def __init__(
+        self, frames: int = 3, threads: int = 1, threshold: float = 0.3, area: int = 320 * 192
+    ) -> None:
+        if frames < 1:
+            raise ValueError(f"frames must be >= 1, got {frames}")
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
+        self.frames, self.threads, self.threshold, self.area = frames, threads, threshold, area
+
+    def analyze(self, clip: ClipSamples) -> Measurement:
+        if not clip.rgb:
+            return Measurement(scores={})
+        detector = text_detector(self.threads)
+        areas = [
+            float((detector.probability(clip.rgb[i], self.area) > self.threshold).mean())
+            for i in spread(len(clip.rgb), self.frames)
+        ]
+        return Measurement(
+            scores={
+                "text_area": max(areas),
+                "text_frames": float(np.mean([a > 0.01 for a in areas])),
+            }
+        )
+
+
+# --- sharpness, exposure, colour ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityStats:
+    """Per-frame measures of the content box at the analysis scale (bars cut away)."""
+
+    times: np.ndarray
+    sharpness: np.ndarray  # variance of the 3x3 Laplacian of 0-255 luma
+    brightness: np.ndarray  # mean luma / 255
+    dark_fraction: np.ndarray  # share of luma < 16
+    clipped_fraction: np.ndarray  # share of pixels with >= 2 of 3 channels > 250 (blown out)
+    contrast: np.ndarray  # std of luma / 255
+    colorfulness: np.ndarray  # Hasler-Suesstrunk M / 100, clipped to 1
+    borders: Borders
+
+    @property
+    def sharpest(self) -> int:
+        return int(np.argmax(self.sharpness))
+
+    def summary(self) -> dict[str, float]:
+        """Median sharpness (robust to a motion-blurred frame), mean of the rest."""
+        return {
+            "sharpness": float(np.median(self.sharpness)),
+            "brightness": float(np.mean(self.brightness)),
+            "dark_fraction": float(np.mean(self.dark_fraction)),
+            "clipped_fraction": float(np.mean(self.clipped_fraction)),
+            "contrast": float(np.mean(self.contrast)),
+            "colorfulness": float(np.mean(self.colorfulness)),
+        }
+
+
+def _resize_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = short_side / min(h, w)
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    if size == (w, h):
+        return image
+    mode = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, size, interpolation=mode)
+
+
+def colorfulness(rgb: np.ndarray) -> float:
+    """Hasler & Suesstrunk (2003) M: ~0 grey, 33 moderately, 59 quite, 109 extremely colourful."""
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    spread_ = np.hypot(rg.std(), yb.std())
+    centre = np.hypot(rg.mean(), yb.mean())
+    return float(spread_ + 0.3 * centre)
+
+
+_last = threading.local()  # one-entry memo: QualityAnalyzer and TechnicalQualityAnalyzer share
+
+
+def quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int) -> QualityStats:
+    """Per-frame measures; the last result is reused when asked again for the same frames.
+
+    The memo keeps the frames themselves alive, so their ids cannot be reused by other arrays
+    while it holds them.
+    """
+    key = (tuple(id(im) for im in rgb), short_side)
+    memo = getattr(_last, "entry", None)
+    if memo is not None and memo[0] == key and np.array_equal(memo[2].times, times):
+        return memo[2]
+    stats = _quality_stats(rgb, times, short_side)
+    _last.entry = (key, list(rgb), stats)
+    return stats
+
+
+def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int) -> QualityStats:
+    borders = measure_borders(rgb)
+    columns: dict[str, list[float]] = {k: [] for k in ("sh", "br", "dk", "cl", "co", "cf")}
+    for image in rgb:
+        small = _resize_short_side(borders.crop(image, inset=BAR_INSET), short_side)
+        luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        columns["sh"].append(float(cv2.Laplacian(luma, cv2.CV_64F, ksize=1).var()))
+        columns["br"].append(float(luma.mean()) / 255.0)
+        columns["dk"].append(float((luma < 16).mean()))
+        columns["cl"].append(float((_middle_channel(small) > 250).mean()))
+        columns["co"].append(float(luma.std()) / 255.0)
+        columns["cf"].append(min(1.0, colorfulness(small) / 100.0))
+    arrays = {k: np.asarray(v, np.float64) for k, v in columns.items()}
+    return QualityStats(
+        times=np.asarray(times, np.float64),
+        sharpness=arrays["sh"],
+        brightness=arrays["br"],
+        dark_fraction=arrays["dk"],
+        clipped_fraction=arrays["cl"],
+        contrast=arrays["co"],
+        colorfulness=arrays["cf"],
+        borders=borders,
+    )
+
+
+class QualityAnalyzer(ClipAnalyzer):
+    """Classical sharpness, exposure and colour, measured inside the bars at a fixed scale.
+
+    Every sample is resized so its short side is ``analysis_short_side`` px before measuring, so
+    a 4K and a 480p copy of the same footage get about the same sharpness: resolution has its own
+    filter. The sharpest sample is kept as the clip's keyframe (HunyuanVideo starts from a clear
+    frame chosen by Laplacian variance).
+    """
+
+    name = "classical_quality"
+    version = "1"
+    signals = (
+        "sharpness",
+        "brightness",
+        "dark_fraction",
+        "clipped_fraction",
+        "contrast",
+        "colorfulness",
+        "keyframe_t",
+    )
+    ranges = {
+        "sharpness": (0.0, None),
+        "brightness": (0.0, 1.0),
+        "dark_fraction": (0.0, 1.0),
+        "clipped_fraction": (0.0, 1.0),
+        "contrast": (0.0, 1.0),
+        "colorfulness": (0.0, None),
+        "keyframe_t": (0.0, None),
+    }
+
+    def __init__(self, analysis_short_side: int = 256) -> None:
+        if analysis_short_side < 32:
+            raise ValueError(f"analysis_short_side must be >= 32, got {analysis_short_side}")
+        self.analysis_short_side = analysis_short_side
+
+    def analyze(self, clip: ClipSamples) -> Measurement:
+        if not clip.rgb:
+            return Measurement(scores={})
+        stats = quality_stats(clip.rgb, clip.rgb_times, self.analysis_short_side)
+        k = stats.sharpest
+        t = float(stats.times[k])
+        return Measurement(
+            scores={**stats.summary(), "keyframe_t": t - clip.start_s},
+            artifacts={"keyframe": (t, clip.rgb[k])},
+        )
+
+
+# --- offline stand-in for an aesthetic score ----------------------------------------------------
+
+# Laplacian variance at which the sharpness term reaches one half (saturating: s / (s + k)).
+SHARPNESS_HALF = 50.0
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    """0 at ``lo``, 1 at ``hi``, linear between (``lo > hi`` gives a falling ramp)."""
+    return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
+
+
+def technical_quality(summary: dict[str, float]) -> float:
+    """0-1 from classical measures; every term is monotone and documented.
+
+    - sharp = s / (s + SHARPNESS_HALF): 0 for a flat frame, 0.5 at SHARPNESS_HALF, -> 1
+    - exposure = brightness ramp (0 at 0.05, 1 from 0.25 to 0.75, 0 at 0.95)
+      x (1 - clipped_fraction / 0.25) x (1 - dark_fraction / 0.6), each clipped to [0, 1]
+    - look = 0.6 + 0.2 * min(1, contrast / 0.2) + 0.2 * min(1, colorfulness / 0.4)
+
+    technical_quality = sharp x exposure x look: a blurred or badly exposed clip scores low
+    whatever its colour; contrast and colour only shade the rest (a sharp, well-exposed
+    black-and-white clip still gets 0.6-0.8).
+    """
+    sharp = summary["sharpness"] / (summary["sharpness"] + SHARPNESS_HALF)
+    b = summary["brightness"]
+    exposure = min(_ramp(b, 0.05, 0.25), _ramp(b, 0.95, 0.75))
+    exposure *= _ramp(summary["clipped_fraction"], 0.25, 0.0)
+    exposure *= _ramp(summary["dark_fraction"], 0.6, 0.0)
+    look = (
+        0.6
+        + 0.2 * min(1.0, summary["contrast"] / 0.2)
+        + 0.2 * min(1.0, summary["colorfulness"] / 0.4)
+    )
+    return float(sharp * exposure * look)
+
+
+class TechnicalQualityAnalyzer(ClipAnalyzer):
+    """Offline stand-in for the aesthetic score: classical measures only, no learned model.
+
+    Stored under its own signal name (``technical_quality``), never as ``aesthetic``, so it is
+    never mistaken for a model score.
+    """
+
+    name = "technical_quality"
+    version = "1"
+    signals = ("technical_quality",)
+    ranges = {"technical_quality": (0.0, 1.0)}
+
+    def __init__(self, analysis_short_side: int = 256) -> None:
+        self.analysis_short_side = analysis_short_side
+
+    def analyze(self, clip: ClipSamples) -> Measurement:
+        if not clip.rgb:
+            return Measurement(scores={})
+        stats = quality_stats(clip.rgb, clip.rgb_times, self.analysis_short_side)
+        return Measurement(scores={"technical_quality": technical_quality(stats.summary())})
