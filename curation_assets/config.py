@@ -39,11 +39,14 @@ class AdmissionConfig(_Section):
 
 class ShotsConfig(_Section):
     detectors: list[Literal["content", "adaptive"]] = Field(
-        default_factory=lambda: ["content", "adaptive"], min_length=1
+        default_factory=lambda: ["content"], min_length=1
     )
     content_threshold: float = Field(27.0, gt=0)
     adaptive_threshold: float = Field(3.0, gt=0)
     min_shot_s: float = Field(0.5, ge=0)
+    # A detected cut is kept only if its frame's luma change is at least this many times that of
+    # the frames around it (0 = keep every detected cut). Rejects fast-motion and shake cuts.
+    confirm_ratio: float = Field(1.6, ge=0)
     decode_threads: int = Field(0, ge=0)
 
 

@@ -15,7 +15,7 @@ from curation_assets.config import Layout
 from curation_assets.media.synthetic import Shot, VideoSpec, write_junk, write_video
 from curation_assets.resources import store_for
 
-TABLES = ["videos", "decode_passes", "shots", "clips", "decisions"]
+TABLES = ["videos", "decode_passes", "shots", "clips", "decisions", "scores", "clip_labels"]
 
 
 def _source(folder: Path, seed: int) -> Path:

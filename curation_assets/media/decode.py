@@ -3,6 +3,14 @@
 Decoding is the physical cost of the whole job (DESIGN.md "Decode once"). Each frame is shrunk
 once, straight from its Y/U/V planes, and that small frame feeds every PySceneDetect detector;
 colour and grey samples for the later filters are taken in the same loop.
+
+Why the loop looks the way it does (DESIGN.md "Performance notes", ``benchmarks/decode_once.py``):
+swscale (``VideoFrame.reformat``) and OpenCV's general ``INTER_AREA`` each cost about as much as
+decoding a 720p frame, while OpenCV's exact 2x2 area halving is ~10x cheaper. So planes are
+halved until less than 2x too big and finished with one bilinear step (see ``shrink_into``),
+written into reused buffers. What is left is dominated by the detectors: each configured
+PySceneDetect detector converts the small frame to HSV and diffs it on its own (~0.2x of decode
+each at 720p on 2 cores); the public API offers no way to share that between them.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +31,9 @@ from scenedetect.detectors import AdaptiveDetector, ContentDetector
 
 from curation_assets.config import SamplesConfig, ShotsConfig
 
-_PLANAR_8BIT = {"yuv420p", "yuvj420p"}
+# 8-bit planar YUV: shrunk straight from the planes (any chroma subsampling). Anything else
+# (10-bit, semi-planar, RGB, grey) goes through swscale once, to a small yuv420p frame.
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 
 
 @dataclass
@@ -71,45 +82,80 @@ def _make_detectors(cfg: ShotsConfig, fps: float) -> dict[str, object]:
     return made
 
 
-def _plane(frame: av.VideoFrame, index: int, width: int, height: int) -> np.ndarray:
-    plane = frame.planes[index]
+def _view(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """A plane as a NumPy view (no copy); rows are ``line_size`` long, so cut the padding."""
     buf = np.frombuffer(plane, dtype=np.uint8)
-    return buf.reshape(-1, plane.line_size)[:height, :width]
+    return buf.reshape(-1, plane.line_size)[: plane.height, : plane.width]
 
 
-class _Shrinker:
-    """Shrinks a decoded frame to small BGR/grey images, from the planes when it can."""
+def shrink_into(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Area-average the 2-D ``src`` down into ``dst`` (written in place, also returned).
 
-    def __init__(self, coded_w: int, coded_h: int, small: tuple[int, int], rotation: int) -> None:
-        self.coded_w, self.coded_h = coded_w, coded_h
-        self.small = small  # (w, h) in coded orientation
-        self.rotation = rotation
+    Exact 2x2 halvings (OpenCV's SIMD path for INTER_AREA at factor 2, ~10x cheaper than its
+    general INTER_AREA) while ``src`` is at least twice too big, then one bilinear step of less
+    than 2x. Every source pixel is averaged in, so nothing aliases; the result is within ~0.5
+    grey levels of INTER_AREA on average, a little softer at odd factors (720p -> 144p: Laplacian
+    variance ~15% lower), which sharpness thresholds calibrated on these samples absorb.
+    """
+    h, w = dst.shape
+    while src.shape[0] >= 2 * h and src.shape[1] >= 2 * w:
+        sh, sw = src.shape
+        # odd sides: bilinear at 2x is the same 2x2 average, off by half a pixel
+        mode = cv2.INTER_AREA if sh % 2 == 0 and sw % 2 == 0 else cv2.INTER_LINEAR
+        src = cv2.resize(src, (sw // 2, sh // 2), interpolation=mode)
+    if src.shape == dst.shape:
+        np.copyto(dst, src)
+        return dst
+    return cv2.resize(src, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
 
-    def i420(self, frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray | None:
+
+class _I420:
+    """A reusable small I420 image: Y (h x w) followed by U and V (h/2 x w/2), one buffer."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        w, h = size  # both even (see _even)
+        self.size = size
+        self.packed = np.empty((h * 3 // 2, w), np.uint8)  # what cvtColor(..._I420) reads
+        flat = self.packed.reshape(-1)
+        quarter = (w // 2) * (h // 2)
+        self.y = flat[: w * h].reshape(h, w)
+        self.u = flat[w * h : w * h + quarter].reshape(h // 2, w // 2)
+        self.v = flat[w * h + quarter :].reshape(h // 2, w // 2)
+
+    def fill(self, frame: av.VideoFrame) -> _I420:
+        """Shrink ``frame`` into this buffer: from its planes, or via swscale for odd formats."""
         if frame.format.name not in _PLANAR_8BIT:
-            return None
-        w, h = size
-        y = cv2.resize(_plane(frame, 0, self.coded_w, self.coded_h), (w, h), interpolation=cv2.INTER_AREA)
-        cw, ch = (self.coded_w + 1) // 2, (self.coded_h + 1) // 2
-        u = cv2.resize(_plane(frame, 1, cw, ch), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        v = cv2.resize(_plane(frame, 2, cw, ch), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        return np.concatenate([y, u.reshape(-1, w), v.reshape(-1, w)])
-
-    def bgr(self, frame: av.VideoFrame, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(bgr, grey) at ``size``; falls back to swscale for formats other than 8-bit 4:2:0."""
-        packed = self.i420(frame, size)
-        if packed is not None:
-            h = size[1]
-            return cv2.cvtColor(packed, cv2.COLOR_YUV2BGR_I420), packed[:h]
-        bgr = frame.reformat(width=size[0], height=size[1], format="bgr24").to_ndarray()
-        return bgr, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-
-    def upright(self, image: np.ndarray) -> np.ndarray:
-        if self.rotation == 0:
-            return image
-        return np.ascontiguousarray(np.rot90(image, k=self.rotation // 90))
+            w, h = self.size
+            frame = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+        y, u, v = frame.planes
+        shrink_into(_view(y), self.y)
+        shrink_into(_view(u), self.u)
+        shrink_into(_view(v), self.v)
+        return self
 
 
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """A kept copy in display orientation (``rotation``: counter-clockwise degrees).
+
+    Always a fresh array: the small frames are reused buffers.
+    """
+    return np.ascontiguousarray(np.rot90(image, k=rotation // 90)) if rotation else image.copy()
+
+
+@contextmanager
+def _opencv_single_threaded():
+    """OpenCV's own thread pool only adds wake-up and hand-off cost on these small images while
+    FFmpeg's decoder threads already keep the cores busy (measured 5-10% of the pass, 2 cores).
+    The setting is process-wide, so it is put back afterwards."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+@_opencv_single_threaded()
 def single_pass(
     path: Path | str,
     shots: ShotsConfig,
@@ -127,65 +173,75 @@ def single_pass(
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         fps = float(rate)
         timecode_rate = Fraction(rate.numerator, rate.denominator)
-        detectors = _make_detectors(shots, fps)
-        found = {name: [] for name in detectors}
+        # pts * num / den on ints is correctly rounded: the same float as float(pts * time_base)
+        tb_num, tb_den = stream.time_base.numerator, stream.time_base.denominator
+        detectors = list(_make_detectors(shots, fps).items())
+        found: dict[str, list[int]] = {name: [] for name, _ in detectors}
         result = FrameSamples()
         times: list[float] = []
         deltas: list[float] = []
-        shrinker: _Shrinker | None = None
-        rgb_size = (0, 0)
+        # Two small frames, swapped each frame: the previous one is needed for luma_delta.
+        small = prev = rgb_small = None
+        bgr = None
         next_rgb = next_grey = 0.0
-        prev_grey: np.ndarray | None = None
+        t0 = 0.0
         error = None
         rgb_step, grey_step = 1.0 / samples.rgb_fps, 1.0 / samples.grey_fps
         try:
             for index, frame in enumerate(container.decode(stream)):
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else index / fps
-                if shrinker is None:
+                pts = frame.pts
+                t = pts * tb_num / tb_den if pts is not None else index / fps
+                if small is None:
                     t0 = t
-                    short = samples.analysis_short_side
-                    shrinker = _Shrinker(
-                        frame.width, frame.height, _scaled(frame.width, frame.height, short), rotation
-                    )
-                    rgb_size = _scaled(frame.width, frame.height, samples.rgb_short_side)
+                    size = _scaled(frame.width, frame.height, samples.analysis_short_side)
+                    small, prev = _I420(size), _I420(size)
+                    bgr = np.empty((size[1], size[0], 3), np.uint8)
+                    pixels = float(size[0] * size[1])
+                    rgb_small = _I420(_scaled(frame.width, frame.height, samples.rgb_short_side))
                 t -= t0  # clip times are relative to the first frame
-                bgr, grey = shrinker.bgr(frame, shrinker.small)
+                small.fill(frame)
+                cv2.cvtColor(small.packed, cv2.COLOR_YUV2BGR_I420, dst=bgr)
                 code = FrameTimecode(index, timecode_rate)
-                for name, detector in detectors.items():
-                    found[name].extend(tc.frame_num for tc in detector.process_frame(code, bgr))
-                deltas.append(
-                    0.0 if prev_grey is None else float(cv2.absdiff(grey, prev_grey).mean())
-                )
-                prev_grey = grey
+                for name, detector in detectors:
+                    cuts = detector.process_frame(code, bgr)
+                    if cuts:
+                        found[name].extend(tc.frame_num for tc in cuts)
+                # mean absolute luma change, without a temporary difference image
+                deltas.append(cv2.norm(small.y, prev.y, cv2.NORM_L1) / pixels if index else 0.0)
                 times.append(t)
                 if t + 1e-6 >= next_grey:
-                    result.grey.append(shrinker.upright(grey))
+                    result.grey.append(_upright(small.y, rotation))
                     result.grey_times.append(t)
                     next_grey += grey_step * max(1, int((t - next_grey) / grey_step) + 1)
                 if t + 1e-6 >= next_rgb:
-                    rgb, _ = shrinker.bgr(frame, rgb_size)
-                    result.rgb.append(shrinker.upright(cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB)))
+                    rgb = cv2.cvtColor(rgb_small.fill(frame).packed, cv2.COLOR_YUV2RGB_I420)
+                    result.rgb.append(_upright(rgb, rotation))
                     result.rgb_times.append(t)
                     next_rgb += rgb_step * max(1, int((t - next_rgb) / rgb_step) + 1)
+                small, prev = prev, small
         except (av.FFmpegError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         frames = len(times)
         if frames:
             last = FrameTimecode(frames - 1, timecode_rate)
-            for name, detector in detectors.items():
+            for name, detector in detectors:
                 found[name].extend(tc.frame_num for tc in detector.post_process(last))
         frame_times = np.asarray(times, dtype=np.float64)
         end_s = float(frame_times[-1] + 1.0 / fps) if frames else 0.0
         min_gap = max(1, int(round(shots.min_shot_s * fps)))
         by_detector = {k: sorted({c for c in v if 0 < c < frames}) for k, v in found.items()}
+        luma_delta = np.asarray(deltas, dtype=np.float32)
+        cuts = merge_cuts(by_detector.values(), min_gap)
+        if shots.confirm_ratio:
+            cuts = confirm_cuts(cuts, luma_delta, shots.confirm_ratio)
         return PassResult(
             frames=frames,
             fps=fps,
             frame_times=frame_times,
             end_s=end_s,
-            cuts=merge_cuts(by_detector.values(), min_gap),
+            cuts=cuts,
             cuts_by_detector=by_detector,
-            luma_delta=np.asarray(deltas, dtype=np.float32),
+            luma_delta=luma_delta,
             samples=result,
             elapsed_s=time.perf_counter() - started,
             error=error,
@@ -203,12 +259,35 @@ def merge_cuts(cut_lists, min_gap: int) -> list[int]:
     return merged
 
 
+def confirm_cuts(
+    cuts: list[int], luma_delta: np.ndarray, ratio: float, window: int = 2
+) -> list[int]:
+    """Keep a cut only if its frame's luma change stands out from its neighbours'.
+
+    A hard cut changes far more between two frames than the frames around it do; fast camera
+    motion or shake changes a lot on every frame, which fools a fixed content threshold. This is
+    AdaptiveDetector's idea applied to the luma change the pass computes anyway (free).
+    """
+    kept = []
+    n = len(luma_delta)
+    for cut in cuts:
+        around = [
+            float(luma_delta[i])
+            for i in range(cut - window, cut + window + 1)
+            if 0 < i < n and i != cut
+        ]
+        base = sum(around) / len(around) if around else 0.0
+        if float(luma_delta[cut]) >= ratio * max(base, 0.5):
+            kept.append(cut)
+    return kept
+
+
 def save_samples(target: Path, result: PassResult, jpeg_quality: int) -> None:
     """One file per video; written aside and renamed so a reader never sees half of it."""
     samples = result.samples
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
     encoded = [
-        cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])[1]
-        for img in samples.rgb
+        cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)[1] for img in samples.rgb
     ]
     offsets = np.cumsum([0] + [len(e) for e in encoded]).astype(np.int64)
     grey = np.stack(samples.grey) if samples.grey else np.zeros((0, 0, 0), np.uint8)
