@@ -9,7 +9,7 @@ Then, in one run, it times
 
   bare        threaded PyAV decode, frames dropped        (the physical floor)
   scenedetect ``scenedetect.detect(path, ContentDetector())``  (what a stock pipeline pays)
-  single_pass this project's pass, default CurationConfig (both detectors + samples)
+  single_pass this project's pass, default CurationConfig (its detectors + samples)
 
 and prints the median fps of ``--repeat`` runs and the cost ratio bare_fps / fps.
 DESIGN.md "Performance notes": target single_pass <= 1.2x, PySceneDetect about 1.9x.

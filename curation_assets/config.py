@@ -72,6 +72,14 @@ class SamplesConfig(_Section):
     grey_fps: float = Field(8.0, gt=0)
     # Frames are shrunk once to this short side; detectors and grey (flow) samples use it.
     analysis_short_side: int = Field(144, ge=32, le=720)
+    # Grey samples for optical flow, shrunk once more from the analysis frame.
+    grey_short_side: int = Field(72, ge=16, le=720)
+
+    @model_validator(mode="after")
+    def _grey_not_larger(self) -> SamplesConfig:
+        if self.grey_short_side > self.analysis_short_side:
+            raise ValueError("samples.grey_short_side must not exceed analysis_short_side")
+        return self
 
 
 class Limits(_Section):

@@ -15,7 +15,6 @@ each at 720p on 2 cores); the public API offers no way to share that between the
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from contextlib import contextmanager
@@ -198,6 +197,7 @@ def single_pass(
                     bgr = np.empty((size[1], size[0], 3), np.uint8)
                     pixels = float(size[0] * size[1])
                     rgb_small = _I420(_scaled(frame.width, frame.height, samples.rgb_short_side))
+                    grey_size = _scaled(frame.width, frame.height, samples.grey_short_side)
                 t -= t0  # clip times are relative to the first frame
                 small.fill(frame)
                 cv2.cvtColor(small.packed, cv2.COLOR_YUV2BGR_I420, dst=bgr)
@@ -210,7 +210,8 @@ def single_pass(
                 deltas.append(cv2.norm(small.y, prev.y, cv2.NORM_L1) / pixels if index else 0.0)
                 times.append(t)
                 if t + 1e-6 >= next_grey:
-                    result.grey.append(_upright(small.y, rotation))
+                    grey = np.empty((grey_size[1], grey_size[0]), np.uint8)
+                    result.grey.append(_upright(shrink_into(small.y, grey), rotation))
                     result.grey_times.append(t)
                     next_grey += grey_step * max(1, int((t - next_grey) / grey_step) + 1)
                 if t + 1e-6 >= next_rgb:
@@ -292,20 +293,20 @@ def save_samples(target: Path, result: PassResult, jpeg_quality: int) -> None:
     offsets = np.cumsum([0] + [len(e) for e in encoded]).astype(np.int64)
     grey = np.stack(samples.grey) if samples.grey else np.zeros((0, 0, 0), np.uint8)
     target.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        rgb_jpeg=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
-        rgb_offsets=offsets,
-        rgb_times=np.asarray(samples.rgb_times, np.float64),
-        grey=grey,
-        grey_times=np.asarray(samples.grey_times, np.float64),
-        frame_times=result.frame_times,
-        luma_delta=result.luma_delta,
-        cuts=np.asarray(result.cuts, np.int64),
-    )
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
+    # Uncompressed: these samples barely compress (grain, JPEG) and zlib cost ~0.2x a decode.
+    with open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            rgb_jpeg=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
+            rgb_offsets=offsets,
+            rgb_times=np.asarray(samples.rgb_times, np.float64),
+            grey=grey,
+            grey_times=np.asarray(samples.grey_times, np.float64),
+            frame_times=result.frame_times,
+            luma_delta=result.luma_delta,
+            cuts=np.asarray(result.cuts, np.int64),
+        )
     os.replace(tmp, target)
 
 

@@ -85,7 +85,7 @@ def test_sample_counts_and_sizes(passes, key: str) -> None:
         assert np.all(np.diff(times) > 0) and times[0] == 0.0
     width, height = spec.display_size
     for short, image, channels in (
-        (CFG.samples.analysis_short_side, samples.grey[0], ()),
+        (CFG.samples.grey_short_side, samples.grey[0], ()),
         (CFG.samples.rgb_short_side, samples.rgb[0], (3,)),
     ):
         scale = min(1.0, short / min(width, height))
