@@ -139,7 +139,7 @@ def render_explain(trail: dict) -> str:
         )
         out.append(f"  video {v.get('video_id')}: {v.get('status')} ({v.get('detail')})")
         for d in trail["decisions"]:
-            mark = "pass" if d["passed"] else "FAIL"
+            mark = {True: "pass", False: "FAIL", None: "n/a "}[d["passed"]]
             out.append(
                 f"  {mark} {d['stage']}/{d['filter']}: value {d['value']} "
                 f"threshold {d['threshold']} - {d['reason']}"

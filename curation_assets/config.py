@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from curation_assets.vocabulary import Motion, Visual
+from curation_assets.vocabulary import Content, Motion, Visual
 
 DEFAULTS = resources.files("curation_assets") / "defaults" / "curation.yaml"
 
@@ -101,9 +101,10 @@ StageFilters = dict[str, dict[str, Limits]]
 FILTER_NAMES: dict[str, set[str]] = {
     "visual_filter": {v.value for v in Visual},
     "motion_filter": {m.value for m in Motion},
+    "content_filter": {Content.UNSAFE.value, Content.HAS_HUMAN.value},
 }
 # Filters whose first measured signal decides alone (model score, else the offline stand-in).
-ANY_OF_FILTERS = frozenset({Visual.AESTHETIC.value})
+ANY_OF_FILTERS = frozenset({Visual.AESTHETIC.value, Content.HAS_HUMAN.value})
 
 
 class VisualConfig(_Section):
@@ -118,6 +119,66 @@ class VisualConfig(_Section):
     device: str = "cpu"
 
 
+class ContentConfig(_Section):
+    # open_clip model for embeddings and zero-shot has_human / unsafe; both set -> used.
+    clip_model: str | None = None  # e.g. "ViT-L-14"
+    clip_pretrained: str | None = None  # hub tag (e.g. "openai") or local checkpoint path
+    device: str = "cpu"
+    batch_size: int = Field(32, ge=1)
+    frames: int = Field(4, ge=1, le=32)  # samples per clip, pooled
+    human_prompts: list[str] | None = None  # None -> the built-in taxonomy of human activities
+    nonhuman_prompts: list[str] | None = None
+    unsafe_prompts: list[str] | None = None
+    safe_prompts: list[str] | None = None
+    human_frames: int = Field(3, ge=1, le=16)  # samples per clip for the offline detector
+
+
+class DedupConfig(_Section):
+    hamming_radius: int = Field(8, ge=0, le=64)  # pHash bits; re-encodes/rescales land within
+    embedding_cosine: float = Field(0.99, gt=0, le=1)  # Movie Gen: >= 0.99 is a copy
+
+
+class ConceptsConfig(_Section):
+    k: int = Field(64, ge=1)  # clusters; HunyuanVideo uses ~10k at scale
+    seed: int = 0
+    niter: int = Field(20, ge=1)
+
+
+class CaptionQCSettings(_Section):
+    min_words: int = Field(20, ge=0)  # offline "signals" captions are exempt
+    max_words: int = Field(300, ge=1)
+    banned_openings: list[str] = Field(
+        default_factory=lambda: [
+            "The image shows",
+            "In this video",
+            "This image",
+            "The video shows",
+        ]
+    )
+
+
+class CaptioningConfig(_Section):
+    captioner: Literal["signals", "vlm"] = "signals"  # signals: offline, no weights
+    model: str | None = None  # hub id or local path of the VLM, e.g. Qwen/Qwen2.5-VL-7B-Instruct
+    dtype: str = "auto"
+    device: str = "auto"
+    batch_size: int = Field(4, ge=1)
+    frames_per_clip: int = Field(4, ge=1, le=32)
+    max_new_tokens: int = Field(320, ge=8)
+    camera_min_confidence: float = Field(0.7, ge=0, le=1)  # camera-motion prefix above this
+    # only clips that pass these stages' loosest filters are captioned (cheap before expensive)
+    eligible_after: list[str] = Field(
+        default_factory=lambda: ["visual_filter", "motion_filter", "content_filter"]
+    )
+    qc: CaptionQCSettings = CaptionQCSettings()
+
+    @model_validator(mode="after")
+    def _model_for_vlm(self) -> CaptioningConfig:
+        if self.captioner == "vlm" and not self.model:
+            raise ValueError("captioning.captioner is vlm: set captioning.model (hub id or path)")
+        return self
+
+
 class RunConfig(_Section):
     decode_workers: int = Field(2, ge=1)
     decode_timeout_factor: float = Field(10.0, gt=0)
@@ -129,6 +190,10 @@ class CurationConfig(_Section):
     clips: ClipsConfig = ClipsConfig()
     samples: SamplesConfig = SamplesConfig()
     visual: VisualConfig = VisualConfig()
+    content: ContentConfig = ContentConfig()
+    dedup: DedupConfig = DedupConfig()
+    concepts: ConceptsConfig = ConceptsConfig()
+    captioning: CaptioningConfig = CaptioningConfig()
     filters: dict[str, StageFilters] = Field(default_factory=dict)
     run: RunConfig = RunConfig()
 

@@ -4,8 +4,11 @@ import dagster as dg
 
 from curation_assets.assets.checks import ASSET_CHECKS
 from curation_assets.assets.filter_checks import FILTER_CHECKS
+from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
 from curation_assets.assets.per_shard import (
     PER_SHARD_GROUP,
+    captions,
+    content_filter,
     motion_filter,
     shot_clips,
     source_videos,
@@ -14,7 +17,14 @@ from curation_assets.assets.per_shard import (
 from curation_assets.resources import CurationResource
 from curation_assets.sensors import build_uploads_sensor
 
-PER_SHARD_ASSETS = [source_videos, shot_clips, visual_filter, motion_filter]
+PER_SHARD_ASSETS = [
+    source_videos,
+    shot_clips,
+    visual_filter,
+    motion_filter,
+    content_filter,
+    captions,
+]
 
 shard_job = dg.define_asset_job(
     "shard_job",
@@ -22,10 +32,18 @@ shard_job = dg.define_asset_job(
     description="Every per-shard asset for one source shard.",
 )
 
+GLOBAL_ASSETS = [near_duplicates, concepts]
+
+global_job = dg.define_asset_job(
+    "global_job",
+    selection=dg.AssetSelection.groups(GLOBAL_GROUP),
+    description="Every global (all-shard) asset: near-duplicates, concepts.",
+)
+
 defs = dg.Definitions(
-    assets=PER_SHARD_ASSETS,
+    assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS],
     asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS],
-    jobs=[shard_job],
+    jobs=[shard_job, global_job],
     sensors=[build_uploads_sensor(shard_job)],
     resources={"curation": CurationResource()},
 )

@@ -76,6 +76,8 @@ class Stage(StrEnum):
     SHOT_CLIPS = "shot_clips"
     VISUAL_FILTER = "visual_filter"
     MOTION_FILTER = "motion_filter"
+    CONTENT_FILTER = "content_filter"
+    NEAR_DUPLICATES = "near_duplicates"
 
 
 SHOT_CLIPS_FILTER = "single_shot_window"

@@ -106,7 +106,14 @@ def test_two_shards_run_at_the_same_time_lose_no_rows(home: Path, tmp_path: Path
         for s in ("alpha", "beta")
     ]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    if [p.returncode for p in procs] != [0, 0]:
+        problems = [
+            line
+            for out in outputs
+            for line in out.splitlines()
+            if "ERROR" in line or "Error" in line or "FAIL" in line or "failed" in line
+        ]
+        pytest.fail("a concurrent run failed:\n" + "\n".join(problems[-40:]))
     store = store_for(Layout(home))
     counts = store.query(
         "SELECT shard, count(*) AS n FROM videos GROUP BY shard ORDER BY shard"

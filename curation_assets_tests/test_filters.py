@@ -153,7 +153,7 @@ def test_rescoring_with_a_new_threshold_decodes_nothing_and_gives_the_same_score
     for video in (copy / "uploads" / "truth").glob("*.mp4"):
         video.unlink()  # the filters must not need them
     (copy / "curation.yaml").write_text(
-        "filters:\n  visual_filter:\n    sharpness: {sharpness: {min: 1000}}\n"
+        "filters:\n  visual_filter:\n    sharpness: {sharpness: {min: 1.0e9}}\n"
     )
     # the samples paths in lineage point at the original home; re-point them at the copy
     resource = CurationResource(home=str(copy))

@@ -5,7 +5,7 @@ import warnings
 import dagster as dg
 
 from curation_assets.assets.checks import _gx_metadata, _md_rows
-from curation_assets.assets.per_shard import motion_filter, visual_filter
+from curation_assets.assets.per_shard import content_filter, motion_filter, visual_filter
 from curation_assets.partitions import shard_partitions
 from curation_assets.quality import expectations as gxq
 from curation_assets.resources import CurationResource
@@ -92,4 +92,5 @@ def build_filter_check(asset: dg.AssetsDefinition, family: str) -> dg.AssetCheck
 FILTER_CHECKS = [
     build_filter_check(visual_filter, "visual_filter"),
     build_filter_check(motion_filter, "motion_filter"),
+    build_filter_check(content_filter, "content_filter"),
 ]

@@ -332,3 +332,106 @@ def filter_metadata(family: str, rows, inputs, layout: Layout, shard: str) -> di
             ),
         )
     return metadata
+
+
+# -- captions ----------------------------------------------------------------------------------
+
+
+def captions_metadata(rows, keyframes: Path) -> dict:
+    failed = [d for d in rows.decisions if not d["passed"]]
+    words = [float(c["words"]) for c in rows.captions]
+    tokens_per_s = rows.generated_tokens / rows.elapsed_s if rows.elapsed_s else 0.0
+    metadata = {
+        "eligible_clips": dg.MetadataValue.int(rows.eligible),
+        "captioned_now": dg.MetadataValue.int(rows.captioned_now),
+        "reused_from_journal": dg.MetadataValue.int(rows.reused),
+        "retried": dg.MetadataValue.int(rows.retried),
+        "qc_failed": dg.MetadataValue.int(len(failed)),
+        "generated_tokens": dg.MetadataValue.int(rows.generated_tokens),
+        "clips_per_s": _float(rows.captioned_now / rows.elapsed_s if rows.elapsed_s else 0.0),
+        "tokens_per_s": _float(tokens_per_s),
+        "qc_reasons": dg.MetadataValue.md(
+            reports.reasons_table(
+                Counter(d["reason"] for d in failed), {}, what="clips", empty="all passed"
+            )
+        ),
+    }
+    metadata |= _histogram("caption_words_histogram", words, "caption length", "words")
+
+    def samples() -> dict:
+        lines = ["| frame | caption |", "| --- | --- |"]
+        for row in rows.samples:
+            frame = reports.read_rgb(keyframes / f"{row['clip_id']}.jpg")
+            thumb = ""
+            if frame is not None:
+                small = reports.letterbox(frame, 160, 90)
+                thumb = reports.jpeg_markdown(small, row["clip_id"], max_bytes=12_000)
+            lines.append(f"| {thumb} | {reports.md_escape(row['caption'])} |")
+        return {"sample_captions": dg.MetadataValue.md("\n".join(lines))}
+
+    metadata |= _safe("sample_captions", samples)
+    return metadata
+
+
+# -- global: near_duplicates, concepts ----------------------------------------------------------
+
+
+def near_duplicates_metadata(result, layout: Layout) -> dict:
+    groups = result.groups
+    dup_groups = groups["group_id"].n_unique() if groups is not None and len(groups) else 0
+    dropped = sum(1 for d in result.decisions if not d["passed"])
+    metadata = {
+        "clips_indexed": dg.MetadataValue.int(result.clips_indexed),
+        "duplicate_groups": dg.MetadataValue.int(dup_groups),
+        "clips_dropped_as_duplicates": dg.MetadataValue.int(dropped),
+        "embedding_search": dg.MetadataValue.text(result.embedding_search),
+        "shards": dg.MetadataValue.md(
+            reports.markdown_table(
+                result.reports,
+                ["shard", "status", "new_clips", "new_vs_old", "new_vs_new", "new_edges"],
+            )
+        ),
+        **{
+            f"counter_{k}": dg.MetadataValue.int(int(v)) for k, v in sorted(result.counters.items())
+        },
+    }
+
+    def sheet() -> dict:
+        tiles = []
+        if groups is None or not len(groups):
+            return {}
+        shard_of = {d["clip_id"]: d["shard"] for d in result.decisions}
+        for row in (
+            groups.sort(["group_id", "is_representative"], descending=[False, True])
+            .head(24)
+            .iter_rows(named=True)
+        ):
+            shard = shard_of.get(row["clip_id"], "")
+            path = layout.shard_warehouse(shard) / "keyframes" / f"{row['clip_id']}.jpg"
+            frame = reports.read_rgb(path)
+            if frame is not None:
+                mark = "KEEP" if row["is_representative"] else "drop"
+                tiles.append((frame, f"{row['group_id'][:22]}\n{mark} {row['clip_id'][:18]}"))
+        image = reports.contact_sheet(tiles, columns=4, tile_width=SHEET_TILE_WIDTH)
+        return {
+            "duplicate_groups_preview": dg.MetadataValue.md(
+                reports.jpeg_markdown(image, "duplicate groups")
+            )
+        }
+
+    metadata |= _safe("duplicate_groups_preview", sheet)
+    return metadata
+
+
+def concepts_metadata(result) -> dict:
+    metadata = {
+        "clips": dg.MetadataValue.int(result.clips),
+        "k": dg.MetadataValue.int(result.k),
+        "embedding": dg.MetadataValue.text(result.embedding),
+        "non_empty_clusters": dg.MetadataValue.int(sum(1 for s in result.sizes if s)),
+        "largest_cluster": dg.MetadataValue.int(max(result.sizes, default=0)),
+    }
+    metadata |= _histogram(
+        "cluster_size_histogram", [float(s) for s in result.sizes if s], "cluster sizes", "clips"
+    )
+    return metadata

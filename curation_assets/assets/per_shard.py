@@ -4,10 +4,11 @@ import dagster as dg
 
 from curation_assets import steps
 from curation_assets.assets import metadata as reports
+from curation_assets.captioning.run import caption_shard
 from curation_assets.partitions import shard_partitions
 from curation_assets.resources import CurationResource
 from curation_assets.shards import check_shard_name
-from curation_assets.signals.runner import score_shard
+from curation_assets.signals.runner import save_vectors, score_shard
 
 PER_SHARD_GROUP = "per_shard"
 
@@ -101,6 +102,8 @@ def build_filter_asset(family: str, description: str, kinds: set[str]) -> dg.Ass
             keyframe_dir=keyframes if family == "visual_filter" else None,
             progress=_progress(context, "scored"),
         )
+        if family == "content_filter":  # hashes and embeddings for the global assets
+            save_vectors(layout.shard_warehouse(shard) / "vectors", rows.vectors)
         store.replace(
             family,
             shard,
@@ -126,3 +129,36 @@ motion_filter = build_filter_asset(
     "second, slideshow score and a camera-motion class with confidence.",
     {"opencv"},
 )
+content_filter = build_filter_asset(
+    "content_filter",
+    "Per clip: perceptual hashes and embeddings (open_clip when configured, else thumbnail "
+    "embeddings named as such), people and faces (OpenCV offline; CLIP zero-shot with weights), "
+    "unsafe content (CLIP zero-shot; not scored offline). Vectors are kept per shard for the "
+    "global near_duplicates and concepts assets.",
+    {"opencv", "open_clip"},
+)
+
+
+@dg.asset(
+    partitions_def=shard_partitions,
+    group_name=PER_SHARD_GROUP,
+    deps=[visual_filter, motion_filter, content_filter],
+    kinds={"transformers"},
+    pool="gpu",
+    description="Detailed and structured captions for the clips that still pass every filter "
+    "(a VLM when configured, else the offline signals captioner); resumable, QC'd.",
+)
+def captions(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
+    shard = check_shard_name(context.partition_key)
+    layout, cfg, store = curation.layout, curation.config(), curation.store()
+    rows = caption_shard(
+        store,
+        shard,
+        layout.shard_warehouse(shard) / "captions",
+        cfg,
+        progress=_progress(context, "captioned"),
+    )
+    store.replace("captions", shard, {"captions": rows.captions, "decisions": rows.decisions})
+    store.ensure_catalog()
+    keyframes = layout.shard_warehouse(shard) / "keyframes"
+    return dg.MaterializeResult(metadata=reports.captions_metadata(rows, keyframes))

@@ -17,16 +17,15 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
+from curation_assets.signals.clip_model import embed_images, load_clip
 from curation_assets.signals.visual import spread
 
 HeadKind = Literal["linear", "mlp"]
 _lock = threading.Lock()
-_models: dict[tuple, tuple[nn.Module, object]] = {}
 _heads: dict[tuple, nn.Module] = {}
 
 
@@ -74,34 +73,6 @@ def load_head(path: Path | str, kind: HeadKind, embed_dim: int, device: str = "c
         )
     head.load_state_dict(state)
     return head.to(device).eval()
-
-
-def load_clip(
-    model_name: str, pretrained: str | None, device: str, model_config: str | None = None
-) -> tuple[nn.Module, object]:
-    """(model, preprocess) from open_clip, cached per process."""
-    key = (model_name, pretrained, device, model_config)
-    with _lock:
-        if key not in _models:
-            import open_clip
-
-            if model_config:
-                open_clip.add_model_config(model_config)
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=pretrained, device=device
-            )
-            _models[key] = (model.eval(), preprocess)
-        return _models[key]
-
-
-def embed_images(model: nn.Module, preprocess, images: list[np.ndarray], device: str):
-    """L2-normalised image embeddings, one row per RGB uint8 image."""
-    from PIL import Image
-
-    batch = torch.stack([preprocess(Image.fromarray(im)) for im in images]).to(device)
-    with torch.inference_mode():
-        features = model.encode_image(batch).float()
-    return features / features.norm(dim=-1, keepdim=True)
 
 
 class LaionAestheticAnalyzer(ClipAnalyzer):
@@ -152,8 +123,8 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
             self.model_name, self.pretrained, self.device, self.model_config
         )
         images = [clip.rgb[i] for i in spread(len(clip.rgb), self.frames)]
-        embeddings = embed_images(model, preprocess, images, self.device)
-        mean = embeddings.mean(dim=0, keepdim=True)
+        embeddings = torch.from_numpy(embed_images(model, preprocess, images, self.device))
+        mean = embeddings.to(self.device).mean(dim=0, keepdim=True)
         mean = mean / mean.norm(dim=-1, keepdim=True)
         with torch.inference_mode():
             score = self._head(mean.shape[-1])(mean)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from curation_assets.config import CurationConfig
 from curation_assets.signals.base import ClipAnalyzer
 
-FAMILIES = ("visual_filter", "motion_filter")
+FAMILIES = ("visual_filter", "motion_filter", "content_filter")
 
 
 def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
@@ -40,4 +40,35 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
         from curation_assets.signals.motion import OpticalFlowAnalyzer
 
         return [OpticalFlowAnalyzer()]
+    if family == "content_filter":
+        from curation_assets.signals import content
+
+        c = cfg.content
+        analyzers = [
+            content.PerceptualHashAnalyzer(),
+            content.ThumbnailEmbeddingAnalyzer(),
+            content.HumanDetectorAnalyzer(frames=c.human_frames),
+        ]
+        if c.clip_model and c.clip_pretrained:
+            prompts = {
+                k: v
+                for k, v in {
+                    "human_prompts": c.human_prompts,
+                    "nonhuman_prompts": c.nonhuman_prompts,
+                    "unsafe_prompts": c.unsafe_prompts,
+                    "safe_prompts": c.safe_prompts,
+                }.items()
+                if v
+            }
+            analyzers.append(
+                content.ClipEmbeddingAnalyzer(
+                    model_name=c.clip_model,
+                    pretrained=c.clip_pretrained,
+                    device=c.device,
+                    batch_size=c.batch_size,
+                    frames=c.frames,
+                    **prompts,
+                )
+            )
+        return analyzers
     raise ValueError(f"unknown analyzer family {family!r}; known: {FAMILIES}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from curation_assets.config import ANY_OF_FILTERS, CurationConfig
 from curation_assets.media.decode import load_samples
@@ -44,11 +45,15 @@ class VideoJob:
     keyframe_dir: str | None = None
 
 
+VECTORS = "vectors"  # Measurement.artifacts key: {name: 1-D array} stored per shard, not in scores
+
+
 def score_video(job: VideoJob) -> dict:
     """Runs in a worker: raw scores and labels for each clip of one video."""
     stored = load_samples(Path(job.samples_path))
     analyzers = _analyzers(job.family, job.cfg)
     scores, labels, errors = [], [], []
+    vectors: dict[str, list[tuple[str, np.ndarray]]] = {}
     for clip in job.clips:
         samples = clip_samples(stored, clip, job.video)
         for analyzer in analyzers:
@@ -77,10 +82,12 @@ def score_video(job: VideoJob) -> dict:
                         "scorer": analyzer.name,
                     }
                 )
+            for name, vector in (measured.artifacts.get(VECTORS) or {}).items():
+                vectors.setdefault(name, []).append((clip["clip_id"], np.asarray(vector)))
             keyframe = measured.artifacts.get("keyframe")
             if keyframe is not None and job.keyframe_dir:
                 _save_keyframe(Path(job.keyframe_dir) / f"{clip['clip_id']}.jpg", keyframe[1])
-    return {"scores": scores, "labels": labels, "errors": errors}
+    return {"scores": scores, "labels": labels, "errors": errors, "vectors": vectors}
 
 
 def _save_keyframe(target: Path, rgb) -> None:
@@ -97,6 +104,7 @@ class ScoreRows:
     decisions: list[dict] = field(default_factory=list)
     margins: list[dict] = field(default_factory=list)  # clip_id, filter, margin: for metadata
     clips: int = 0
+    vectors: dict[str, list[tuple[str, np.ndarray]]] = field(default_factory=dict)
 
 
 def score_shard(
@@ -145,6 +153,8 @@ def score_shard(
                 rows.clip_labels.append({**row, "shard": shard})
             for clip_id, message in outcome["errors"]:
                 errors.setdefault(clip_id, message)
+            for name, pairs in outcome["vectors"].items():
+                rows.vectors.setdefault(name, []).extend(pairs)
         progress(done, len(jobs), job.video["video_id"])
     _decide(family, shard, clips, rows, errors, cfg)
     rows.scores.sort(key=lambda r: (r["clip_id"], r["signal"]))
@@ -197,3 +207,30 @@ def _decide(family, shard, clips, rows: ScoreRows, errors: dict[str, str], cfg) 
                     "value": verdict.value,
                 }
             )
+
+
+def save_vectors(folder: Path, vectors: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, Path]:
+    """One ``<name>.npz`` per vector kind (clip_ids, vectors), sorted by clip id, atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, pairs in sorted(vectors.items()):
+        pairs = sorted(pairs, key=lambda p: p[0])
+        target = folder / f"{name}.npz"
+        tmp = folder / f".{name}.npz.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                clip_ids=np.asarray([p[0] for p in pairs], dtype=object).astype(str),
+                vectors=np.stack([p[1] for p in pairs]) if pairs else np.zeros((0, 0)),
+            )
+        os.replace(tmp, target)
+        written[name] = target
+    for stale in folder.glob("*.npz"):
+        if stale.stem not in vectors:
+            stale.unlink()  # a vector kind this run no longer produces (e.g. model removed)
+    return written
+
+
+def load_vectors(path: Path) -> tuple[list[str], np.ndarray]:
+    with np.load(path) as data:
+        return [str(c) for c in data["clip_ids"]], data["vectors"]

@@ -34,7 +34,7 @@ def pid(_: object) -> int:
 
 
 def _timeout(_: object) -> float:
-    return 1.5
+    return 4.0  # generous: CI machines are loaded; a hang still ends in seconds
 
 
 def _run(items, workers=1):
@@ -57,7 +57,7 @@ def test_hang_times_out_alone(workers):
     started = time.monotonic()
     results = _run(["ok:a", "hang:", "ok:b", "ok:c"], workers)
     assert results[1] == Failed("timeout", results[1].detail)
-    assert "1.5 s" in results[1].detail
+    assert "4 s" in results[1].detail
     assert {i: r for i, r in results.items() if i != 1} == {0: "a", 2: "b", 3: "c"}
     assert time.monotonic() - started < 15  # the hung child is killed, not waited for
 

@@ -1,0 +1,74 @@
+"""Camera-motion wording shared by every captioner.
+
+Movie Gen and HunyuanVideo both put the camera motion, as predicted by a dedicated classifier, in
+front of the caption. Here the classifier is the motion filter's ``camera_motion`` label: a prefix
+is added only when its confidence reaches the threshold and the class says something definite
+(never for ``complex``), because a wrong camera phrase teaches the model the wrong motion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from curation_assets.vocabulary import CameraMotion
+
+DEFAULT_MIN_CONFIDENCE = 0.6
+
+CAMERA_PHRASES: dict[str, str] = {
+    CameraMotion.STATIC: "is static",
+    CameraMotion.PAN_LEFT: "pans left",
+    CameraMotion.PAN_RIGHT: "pans right",
+    CameraMotion.TILT_UP: "tilts up",
+    CameraMotion.TILT_DOWN: "tilts down",
+    CameraMotion.ZOOM_IN: "zooms in",
+    CameraMotion.ZOOM_OUT: "zooms out",
+    CameraMotion.ROLL: "rolls",
+    CameraMotion.HANDHELD: "is handheld",
+}
+"""Verb phrase per camera-motion class; ``complex`` has none on purpose."""
+
+
+def check_min_confidence(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"camera-motion min confidence must lie in [0, 1], got {value}")
+    return value
+
+
+def camera_phrase(
+    labels: Mapping[str, str],
+    confidence: Mapping[str, float],
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> str | None:
+    """``"pans right"`` for a confident, definite ``camera_motion`` label, else None.
+
+    A label without a confidence counts as not confident.
+    """
+    label = labels.get("camera_motion")
+    conf = confidence.get("camera_motion")
+    if label is None or conf is None or conf < min_confidence:
+        return None
+    return CAMERA_PHRASES.get(label)
+
+
+def camera_prefix(
+    labels: Mapping[str, str],
+    confidence: Mapping[str, float],
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> str:
+    """``"Camera pans right. "`` or ``""``."""
+    phrase = camera_phrase(labels, confidence, min_confidence)
+    return f"Camera {phrase}. " if phrase else ""
+
+
+def with_camera_prefix(
+    caption: str,
+    labels: Mapping[str, str],
+    confidence: Mapping[str, float],
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> str:
+    """``caption`` with the camera prefix in front; an empty caption stays empty (QC flags it)."""
+    caption = caption.strip()
+    prefix = camera_prefix(labels, confidence, min_confidence)
+    if not caption or not prefix or caption.lower().startswith(prefix.strip().lower()):
+        return caption
+    return prefix + caption

@@ -1,0 +1,209 @@
+"""Detailed, structured captions from a vision-language model through transformers.
+
+Production names a hub id or local folder (e.g. ``Qwen/Qwen2.5-VL-7B-Instruct``); tests load a
+tiny random Qwen2-VL saved the same way (``curation_assets_tests/captioning/tiny_vlm.py``), so the
+loading, prompting, batching, decoding and parsing below are the code that runs for real.
+
+Each clip is shown as ``frames_per_clip`` images evenly spread over its stored samples (frames as
+images work with every image-text-to-text processor; video inputs are processor-specific). The
+prompt asks for JSON with the structured fields; ``parsing.parse_fields`` copes with what comes
+back. Prompts in a batch are padded on the left so every row's new tokens start at the same
+column, and only those new tokens are decoded. The camera prefix comes from the motion filter's
+label, not from the model: a dedicated classifier is more reliable for camera motion.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from curation_assets.captioning.base import (
+    Captioner,
+    CaptionInput,
+    CaptionResult,
+)
+from curation_assets.captioning.parsing import parse_fields
+from curation_assets.captioning.prefix import (
+    DEFAULT_MIN_CONFIDENCE,
+    camera_phrase,
+    check_min_confidence,
+    with_camera_prefix,
+)
+from curation_assets.signals.visual import spread
+
+DEFAULT_PROMPT = (
+    "These are {frames} frames, in order, from one video clip of {duration:.1f} seconds. "
+    "Describe the clip as a single JSON object with exactly these string fields:\n"
+    '"short_description": one sentence summarising the main content;\n'
+    '"dense_description": about 100 words describing the subjects, their appearance and '
+    "actions, and how the scene changes over time;\n"
+    '"background": the setting behind the subjects;\n'
+    '"style": e.g. realistic, cinematic, animation, documentary;\n'
+    '"shot_type": e.g. close-up, medium shot, wide shot, aerial view;\n'
+    '"lighting": the lighting conditions;\n'
+    '"atmosphere": the mood of the scene;\n'
+    '"camera_motion": e.g. static, pans left, zooms in, handheld.\n'
+    "Describe only what is visible. Do not start with phrases like 'The image shows' or "
+    "'In this video'. Answer with the JSON object only."
+)
+
+_DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+class VlmCaptioner(Captioner):
+    """A transformers image-text-to-text model; loaded lazily on first use, once per instance."""
+
+    name = "vlm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int = 4,
+        frames_per_clip: int = 4,
+        max_new_tokens: int = 320,
+        prompt: str = DEFAULT_PROMPT,
+        camera_min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        revision: str | None = None,
+    ) -> None:
+        if not model:
+            raise ValueError("model must name a hub id or a local checkpoint folder")
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        for label, value in (
+            ("batch_size", batch_size),
+            ("frames_per_clip", frames_per_clip),
+            ("max_new_tokens", max_new_tokens),
+        ):
+            if value < 1:
+                raise ValueError(f"{label} must be >= 1, got {value}")
+        try:
+            prompt.format(frames=1, duration=1.0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"prompt may only use the placeholders {{frames}} and {{duration}}: {exc}"
+            ) from exc
+        self.model = model
+        self.dtype = dtype
+        self.device = device
+        self.batch_size = batch_size
+        self.frames_per_clip = frames_per_clip
+        self.max_new_tokens = max_new_tokens
+        self.prompt = prompt
+        self.camera_min_confidence = check_min_confidence(camera_min_confidence)
+        self.revision = revision
+        self._loaded: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def load(self) -> tuple[Any, Any]:
+        """(processor, model); the first call loads them."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load()
+            return self._loaded
+
+    def _load(self) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = self.dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if device.startswith("cuda") else "float32"
+        processor = AutoProcessor.from_pretrained(self.model, revision=self.revision)
+        processor.tokenizer.padding_side = "left"
+        model = AutoModelForImageTextToText.from_pretrained(
+            self.model, revision=self.revision, dtype=getattr(torch, dtype)
+        )
+        model.to(device).eval()
+        return processor, model
+
+    # -- captioning -------------------------------------------------------------------------
+
+    def frames(self, item: CaptionInput) -> list[np.ndarray]:
+        rgb = item.samples.rgb
+        return [rgb[i] for i in spread(len(rgb), self.frames_per_clip)]
+
+    def messages(self, item: CaptionInput, frames: int) -> list[dict]:
+        text = self.prompt.format(frames=frames, duration=item.samples.duration_s)
+        content: list[dict] = [{"type": "image"} for _ in range(frames)]
+        content.append({"type": "text", "text": text})
+        return [{"role": "user", "content": content}]
+
+    def caption_batch(self, items: Sequence[CaptionInput]) -> list[CaptionResult]:
+        import torch
+
+        if not items:
+            return []
+        processor, model = self.load()
+        images = [self.frames(item) for item in items]
+        for item, frames in zip(items, images, strict=True):
+            if not frames:
+                raise ValueError(f"clip {item.clip_id} has no rgb samples to caption")
+        texts = [
+            processor.apply_chat_template(
+                self.messages(item, len(frames)), tokenize=False, add_generation_prompt=True
+            )
+            for item, frames in zip(items, images, strict=True)
+        ]
+        inputs = processor(text=texts, images=images, padding=True, return_tensors="pt")
+        inputs = inputs.to(model.device)
+        with torch.inference_mode():
+            output = model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :].cpu()
+        raws = processor.batch_decode(new_tokens, skip_special_tokens=True)
+        counts = generated_counts(new_tokens, _stop_ids(model))
+        return [
+            self.to_result(item, raw, count)
+            for item, raw, count in zip(items, raws, counts, strict=True)
+        ]
+
+    def to_result(self, item: CaptionInput, raw: str, generated: int) -> CaptionResult:
+        """Parse one raw answer and add the camera prefix (also for answers from a served model)."""
+        parsed = parse_fields(raw)
+        fields = dict(parsed.fields)
+        phrase = camera_phrase(item.labels, item.label_confidence, self.camera_min_confidence)
+        if phrase:
+            fields["camera_motion"] = phrase  # the classifier's word wins over the model's
+        description = fields["dense_description"] or fields["short_description"]
+        caption = with_camera_prefix(
+            description, item.labels, item.label_confidence, self.camera_min_confidence
+        )
+        return CaptionResult(
+            clip_id=item.clip_id,
+            caption=caption,
+            fields=fields,
+            raw=raw,
+            parse=parsed.parse,
+            captioner=self.name,
+            model=self.model,
+            generated_tokens=generated,
+        )
+
+
+def _stop_ids(model: Any) -> set[int]:
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    if eos is None:
+        eos = getattr(model.config, "eos_token_id", None)
+    if eos is None:
+        return set()
+    return {int(e) for e in (eos if isinstance(eos, list | tuple) else [eos])}
+
+
+def generated_counts(new_tokens: Any, stop_ids: set[int]) -> list[int]:
+    """Tokens each row really generated: up to and including its first stop token (later
+    columns are padding added while other rows went on); all columns when it never stopped."""
+    counts = []
+    for row in np.asarray(new_tokens):
+        stops = np.flatnonzero(np.isin(row, sorted(stop_ids)))
+        counts.append(int(stops[0]) + 1 if len(stops) else len(row))
+    return counts
