@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
 from curation_assets.assets.checks import ASSET_CHECKS
 from curation_assets.assets.filter_checks import FILTER_CHECKS
 from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
@@ -42,7 +43,7 @@ global_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS],
-    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS],
+    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS, *LATE_CHECKS],
     jobs=[shard_job, global_job],
     sensors=[build_uploads_sensor(shard_job)],
     resources={"curation": CurationResource()},

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
 from curation_assets.captioning.base import CaptionResult, Parse
 from curation_assets.captioning.run import caption_shard, captioner_key
 from curation_assets.captioning.signals_captioner import SignalsCaptioner
@@ -164,3 +165,28 @@ def test_tiny_vlm_captions_the_shard_through_the_production_loader(
     # random weights write garbage: parsed or flagged, never a crash
     assert all(d["passed"] in (True, False) for d in rows.decisions)
     assert any(not d["passed"] for d in rows.decisions)
+
+
+def test_captions_check_fails_when_an_eligible_clip_has_no_caption(
+    shard: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(shard, home)
+    store = _store(home)
+    kept = store.query("SELECT * FROM captions ORDER BY clip_id").to_dicts()[1:]
+    store.replace("captions", "cap", {"captions": kept})
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("source_shard", ["cap"])
+        result = dg.materialize(
+            [*PER_SHARD_ASSETS, *LATE_CHECKS[:1]],
+            instance=instance,
+            resources={"curation": CurationResource(home=str(home))},
+            selection=dg.AssetSelection.checks(*LATE_CHECKS[:1]),
+            tags={"dagster/partition": "cap"},
+            raise_on_error=False,
+        )
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert not evaluation.passed
+    assert evaluation.metadata["expectations_failed"].value >= 1

@@ -120,3 +120,18 @@ def test_concept_weights_are_inverse_sqrt_cluster_size_normalised(two_shards) ->
     expected = raw * len(raw) / raw.sum()
     assert np.allclose(np.sort(rows["value"].to_numpy()), np.sort(expected))
     assert rows["value"].mean() == pytest.approx(1.0)
+
+
+def test_global_and_caption_checks_pass_on_real_data(two_shards) -> None:
+    home, first, second = two_shards
+    from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
+    from curation_assets.definitions import GLOBAL_ASSETS as assets
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [*assets, *LATE_CHECKS[1:]],
+            instance=instance,
+            resources={"curation": CurationResource(home=str(home))},
+        )
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {"one_representative_per_group": True, "concept_weights_valid": True}
