@@ -166,8 +166,8 @@ def _brightest_channel(rgb: np.ndarray) -> np.ndarray:
 
 def _middle_channel(rgb: np.ndarray) -> np.ndarray:
     """Per pixel, the median of the three channels (> x means at least two channels > x)."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    return np.maximum(np.minimum(r, g), np.minimum(np.maximum(r, g), b))
+    r, g, b = cv2.split(rgb)
+    return cv2.max(cv2.min(r, g), cv2.min(cv2.max(r, g), b))
 
 
 def _brightest_stack(images: Sequence[np.ndarray]) -> np.ndarray:
@@ -324,11 +324,12 @@ def _resize_short_side(image: np.ndarray, short_side: int) -> np.ndarray:
 
 def colorfulness(rgb: np.ndarray) -> float:
     """Hasler & Suesstrunk (2003) M: ~0 grey, 33 moderately, 59 quite, 109 extremely colourful."""
-    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
-    rg, yb = r - g, 0.5 * (r + g) - b
-    spread_ = np.hypot(rg.std(), yb.std())
-    centre = np.hypot(rg.mean(), yb.mean())
-    return float(spread_ + 0.3 * centre)
+    r, g, b = (c.astype(np.float32) for c in cv2.split(rgb))
+    rg = cv2.subtract(r, g)
+    yb = cv2.subtract(cv2.addWeighted(r, 0.5, g, 0.5, 0.0), b)
+    (rg_mean,), (rg_std,) = (v.ravel() for v in cv2.meanStdDev(rg))
+    (yb_mean,), (yb_std,) = (v.ravel() for v in cv2.meanStdDev(yb))
+    return float(np.hypot(rg_std, yb_std) + 0.3 * np.hypot(rg_mean, yb_mean))
 
 
 _last = threading.local()  # one-entry memo: QualityAnalyzer and TechnicalQualityAnalyzer share
@@ -355,11 +356,16 @@ def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int
     for image in rgb:
         small = _resize_short_side(borders.crop(image, inset=BAR_INSET), short_side)
         luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        columns["sh"].append(float(cv2.Laplacian(luma, cv2.CV_64F, ksize=1).var()))
-        columns["br"].append(float(luma.mean()) / 255.0)
-        columns["dk"].append(float((luma < 16).mean()))
-        columns["cl"].append(float((_middle_channel(small) > 250).mean()))
-        columns["co"].append(float(luma.std()) / 255.0)
+        pixels = float(luma.size)
+        # OpenCV's meanStdDev on a 16-bit Laplacian: same values as NumPy's var, ~5x faster
+        _, lap_std = cv2.meanStdDev(cv2.Laplacian(luma, cv2.CV_16S, ksize=1))
+        columns["sh"].append(float(lap_std.ravel()[0]) ** 2)
+        mean, std = (float(v.ravel()[0]) for v in cv2.meanStdDev(luma))
+        columns["br"].append(mean / 255.0)
+        columns["dk"].append(cv2.countNonZero(cv2.compare(luma, 16, cv2.CMP_LT)) / pixels)
+        clipped = cv2.compare(_middle_channel(small), 250, cv2.CMP_GT)
+        columns["cl"].append(cv2.countNonZero(clipped) / pixels)
+        columns["co"].append(std / 255.0)
         columns["cf"].append(min(1.0, colorfulness(small) / 100.0))
     arrays = {k: np.asarray(v, np.float64) for k, v in columns.items()}
     return QualityStats(
