@@ -71,7 +71,7 @@ class SamplesConfig(_Section):
     rgb_jpeg_quality: int = Field(95, ge=50, le=100)
     grey_fps: float = Field(8.0, gt=0)
     # Frames are shrunk once to this short side; detectors and grey (flow) samples use it.
-    analysis_short_side: int = Field(144, ge=32, le=720)
+    analysis_short_side: int = Field(96, ge=32, le=720)
     # Grey samples for optical flow, shrunk once more from the analysis frame.
     grey_short_side: int = Field(72, ge=16, le=720)
 
