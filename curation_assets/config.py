@@ -123,6 +123,7 @@ class ContentConfig(_Section):
     # open_clip model for embeddings and zero-shot has_human / unsafe; both set -> used.
     clip_model: str | None = None  # e.g. "ViT-L-14"
     clip_pretrained: str | None = None  # hub tag (e.g. "openai") or local checkpoint path
+    clip_model_config: str | None = None  # JSON model config for a custom architecture
     device: str = "cpu"
     batch_size: int = Field(32, ge=1)
     frames: int = Field(4, ge=1, le=32)  # samples per clip, pooled

@@ -63,6 +63,7 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
             analyzers.append(
                 content.ClipEmbeddingAnalyzer(
                     model_name=c.clip_model,
+                    model_config=c.clip_model_config,
                     pretrained=c.clip_pretrained,
                     device=c.device,
                     batch_size=c.batch_size,
