@@ -181,8 +181,11 @@ def render_explain(trail: dict) -> str:
             )
         for c in item["clips"]:
             fails = "; ".join(f"{f['stage']}/{f['filter']}" for f in c["failed"])
+            shown = ("camera_motion", "has_human", "resolution_tier", "duplicate_group")
+            labels = ", ".join(f"{k}={c['labels'][k]}" for k in shown if k in c.get("labels", {}))
             out.append(
                 f"    clip {c['clip_id']} {c['start_s']:.3f}-{c['end_s']:.3f} s"
+                + (f" [{labels}]" if labels else "")
                 + (f" dropped by {fails}" if fails else "")
             )
     return "\n".join(out)

@@ -96,6 +96,14 @@ def _video_trail(store: LineageStore, video: dict) -> dict:
             "WHERE clip_id = ? AND NOT passed ORDER BY stage, filter",
             [clip["clip_id"]],
         )
+        clip["labels"] = {
+            row["kind"]: row["label"]
+            for row in _rows(
+                store,
+                "SELECT kind, label FROM clip_labels WHERE clip_id = ? ORDER BY kind, scorer",
+                [clip["clip_id"]],
+            )
+        }
     return {
         "video": video,
         "decode_pass": passes[0] if passes else None,
