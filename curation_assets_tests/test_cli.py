@@ -92,6 +92,14 @@ def test_clear_errors_for_bad_shards(home: Path, capsys: pytest.CaptureFixture[s
 def test_two_shards_run_at_the_same_time_lose_no_rows(home: Path, tmp_path: Path) -> None:
     env = {**os.environ, "CURATION_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()
+    # An instance that has been used before (as a user's is): SQLite creates Dagster's tables on
+    # first use, which two brand-new processes must not race on; curate serialises that too.
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(tmp_path / "dh")) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.add_dynamic_partitions("source_shard", ["alpha", "beta"])
     for shard, seed in (("alpha", 1), ("beta", 50)):
         assert main(["ingest", str(_source(tmp_path / shard, seed)), "--shard", shard]) == 0
     curate = [sys.executable, "-m", "curation_assets.cli"]
