@@ -41,10 +41,19 @@ global_job = dg.define_asset_job(
     description="Every global (all-shard) asset: near-duplicates, concepts.",
 )
 
+# Re-materializes the global assets after new shard outputs (their eager automation condition),
+# on by default so a `dagster dev` deployment keeps duplicates and concepts current.
+global_automation = dg.AutomationConditionSensorDefinition(
+    "global_automation",
+    target=dg.AssetSelection.groups(GLOBAL_GROUP),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)
+
 defs = dg.Definitions(
     assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS],
     asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS, *LATE_CHECKS],
     jobs=[shard_job, global_job],
-    sensors=[build_uploads_sensor(shard_job)],
+    sensors=[build_uploads_sensor(shard_job), global_automation],
     resources={"curation": CurationResource()},
 )

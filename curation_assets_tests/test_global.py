@@ -135,3 +135,25 @@ def test_global_and_caption_checks_pass_on_real_data(two_shards) -> None:
         )
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {"one_representative_per_group": True, "concept_weights_valid": True}
+
+
+def test_global_assets_are_requested_by_automation_after_a_shard(tmp_path: Path) -> None:
+    """With dagster dev's daemon, new shard outputs make the global assets re-materialize."""
+    home = tmp_path / "home"
+    folder = Layout(home).shard_uploads("auto")
+    write_video(VideoSpec("x.mp4", (Shot(5, "pan_right", seed=51),)), folder / "x.mp4")
+    (folder / "_READY").write_text("")
+    resources = {"curation": CurationResource(home=str(home))}
+    from curation_assets.definitions import defs
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("source_shard", ["auto"])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # a tick before
+        assert dg.materialize(
+            PER_SHARD_ASSETS, instance=instance, partition_key="auto", resources=resources
+        ).success
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=first.cursor
+        )
+    requested = {r.key.path[-1] for r in result.results if r.true_subset.size}
+    assert {"near_duplicates", "concepts"} <= requested
