@@ -61,6 +61,7 @@ class ClipAnalyzer(ABC):
     version: ClassVar[str]
     signals: ClassVar[tuple[str, ...]]
     ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
+    uses_rgb: ClassVar[bool] = True  # False: only grey samples, the RGB JPEGs are not decoded
 
     @abstractmethod
     def analyze(self, clip: ClipSamples) -> Measurement:

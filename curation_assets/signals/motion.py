@@ -109,6 +109,7 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
     """
 
     name: ClassVar[str] = "optical_flow"
+    uses_rgb: ClassVar[bool] = False
     version: ClassVar[str] = "1"
     signals: ClassVar[tuple[str, ...]] = (
         "motion_mean",

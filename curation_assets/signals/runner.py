@@ -54,8 +54,9 @@ def score_video(job: VideoJob) -> dict:
     analyzers = _analyzers(job.family, job.cfg)
     scores, labels, errors = [], [], []
     vectors: dict[str, list[tuple[str, np.ndarray]]] = {}
+    with_rgb = any(a.uses_rgb for a in analyzers)
     for clip in job.clips:
-        samples = clip_samples(stored, clip, job.video)
+        samples = clip_samples(stored, clip, job.video, with_rgb)
         for analyzer in analyzers:
             try:
                 measured = analyzer.analyze(samples)

@@ -13,8 +13,13 @@ from curation_assets.media.probe import probe_file
 from curation_assets.signals.base import ClipSamples
 
 
-def clip_samples(stored: StoredSamples, clip: dict, video: dict) -> ClipSamples:
-    """``clip`` needs clip_id, video_id, start_s, end_s; ``video`` width, height, fps."""
+def clip_samples(
+    stored: StoredSamples, clip: dict, video: dict, with_rgb: bool = True
+) -> ClipSamples:
+    """``clip`` needs clip_id, video_id, start_s, end_s; ``video`` width, height, fps.
+
+    ``with_rgb=False`` leaves ``rgb`` empty (times kept): grey-only analyzers skip JPEG decoding.
+    """
     start, end = float(clip["start_s"]), float(clip["end_s"])
     eps = 1e-6
     rgb_idx = np.flatnonzero((stored.rgb_times >= start - eps) & (stored.rgb_times < end - eps))
@@ -34,7 +39,7 @@ def clip_samples(stored: StoredSamples, clip: dict, video: dict) -> ClipSamples:
         height=int(video["height"]),
         fps=fps,
         rgb_times=stored.rgb_times[rgb_idx],
-        rgb=[stored.rgb(int(i)) for i in rgb_idx],
+        rgb=[stored.rgb(int(i)) for i in rgb_idx] if with_rgb else [],
         grey_times=stored.grey_times[grey_idx],
         grey=stored.grey[grey_idx] if len(grey_idx) else np.zeros((0, 1, 1), np.uint8),
         frame_times=stored.frame_times[frame_idx],

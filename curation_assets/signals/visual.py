@@ -181,12 +181,27 @@ def _brightest_stack(images: Sequence[np.ndarray]) -> np.ndarray:
     )
 
 
+_last_borders = threading.local()  # one-entry memo: BorderAnalyzer and quality_stats share
+
+
 def measure_borders(rgb: Sequence[np.ndarray]) -> Borders:
     """Letterbox/pillarbox bars: near-black lines in (almost) all frames, contiguous from an edge.
 
     The line where a bar meets the picture is a blend of both after chroma subsampling and
     compression; a bar absorbs that one line when its mean is still dark (<= 2 x BLACK_LEVEL).
+    Measured once per clip: the last result is reused for the same frames (the memo keeps the
+    frames alive, so their ids cannot be reused meanwhile).
     """
+    key = tuple(id(im) for im in rgb)
+    memo = getattr(_last_borders, "entry", None)
+    if memo is not None and memo[0] == key:
+        return memo[2]
+    borders = _measure_borders(rgb)
+    _last_borders.entry = (key, list(rgb), borders)
+    return borders
+
+
+def _measure_borders(rgb: Sequence[np.ndarray]) -> Borders:
     if not rgb:
         return Borders()
     brightest = _brightest_stack(rgb)  # (n, h, w)
