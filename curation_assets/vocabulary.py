@@ -69,6 +69,17 @@ class Content(StrEnum):
     CONCEPT_WEIGHT = "concept_weight"
 
 
+class CaptionQC(StrEnum):
+    """Why a caption was flagged by QC (``decisions``, stage ``captions``)."""
+
+    EMPTY = "caption_empty"
+    INVALID_JSON = "caption_invalid_json"
+    BANNED_OPENING = "caption_banned_opening"
+    TOO_SHORT = "caption_too_short"
+    TOO_LONG = "caption_too_long"
+    REPETITION = "caption_repetition"
+
+
 class Stage(StrEnum):
     """Pipeline steps that write decisions."""
 

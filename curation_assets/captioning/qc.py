@@ -20,20 +20,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from curation_assets.captioning.base import CaptionResult, Parse
+from curation_assets.vocabulary import CaptionQC  # noqa: F401 - re-exported for callers
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
-
-
-class CaptionQC(StrEnum):
-    EMPTY = "caption_empty"
-    INVALID_JSON = "caption_invalid_json"
-    BANNED_OPENING = "caption_banned_opening"
-    TOO_SHORT = "caption_too_short"
-    TOO_LONG = "caption_too_long"
-    REPETITION = "caption_repetition"
 
 
 DEFAULT_BANNED_OPENINGS = (
