@@ -80,6 +80,17 @@ class CaptionQC(StrEnum):
     REPETITION = "caption_repetition"
 
 
+class ExportFailure(StrEnum):
+    """Why a selected clip is missing from an export's shards (manifest ``reason``)."""
+
+    SOURCE_MISSING = "source_missing"
+    UNREADABLE = "unreadable"
+    DECODE_FAILED = "decode_failed"
+    CUT_EMPTY = "cut_empty"
+    CUT_SHORT = "cut_short"  # the source ends before the clip does
+    ENCODE_FAILED = "encode_failed"
+
+
 class Stage(StrEnum):
     """Pipeline steps that write decisions."""
 
