@@ -1,0 +1,345 @@
+"""Cut one clip out of a source video and encode it for training (the only re-encode in the flow).
+
+Clips are virtual until export (DESIGN.md): ``(video, start_s, end_s)`` on the time axis of the
+single decode pass, i.e. seconds after the first decoded frame. A cut here must give exactly the
+frames that pass counted, so the source is seeked to the keyframe before ``start_s``, decoded, and
+frames are kept by presentation time: ``start_s <= t < end_s`` (half a frame of tolerance).
+
+Pixels go straight from the decoder's Y/U/V planes to the encoder's: each plane is turned upright
+(rotation metadata, as ``probe``/``decode`` read it), cropped (border crop, then a centre crop to
+the bucket's aspect ratio) and shrunk with OpenCV's area filter; no RGB round trip
+(``benchmarks/export_throughput.py`` compares this with swscale's ``reformat``).
+Frame rate is lowered by picking, for each output tick, the source frame nearest in time: a clip
+of d seconds gives ceil(d * fps) frames.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+# 8-bit planar YUV is read from its planes; anything else is converted to yuv420p first.
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
+_MAX_PACKETS_FOR_FIRST_FRAME = 600
+
+
+class TranscodeError(Exception):
+    """A clip that cannot be cut; ``kind`` is a short machine-readable cause."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where output pixels come from (display coordinates, even-aligned) and the output size."""
+
+    crop_x: int
+    crop_y: int
+    crop_w: int
+    crop_h: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Transcoded:
+    data: bytes
+    frames: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+    source_frames: int  # source frames inside [start_s, end_s) that were decoded
+    first_source_s: float  # time of the first source frame used (pass time axis)
+
+
+def _even_down(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+def plan_geometry(
+    width: int,
+    height: int,
+    crop: tuple[int, int, int, int] | None = None,
+    aspect: float | None = None,
+    short_side: int | None = None,
+) -> Geometry:
+    """Border crop (clamped to the frame), centre crop to ``aspect`` (w/h), scale the short side
+    down to ``short_side`` (never up). Sides are even, as yuv420p needs."""
+    if width < 2 or height < 2:
+        raise ValueError(f"frame {width}x{height} is too small")
+    x, y, w, h = 0, 0, width, height
+    if crop is not None:
+        cx, cy, cw, ch = (int(v) for v in crop)
+        x, y = min(max(0, cx), width - 2), min(max(0, cy), height - 2)
+        w, h = max(2, min(cw, width - x)), max(2, min(ch, height - y))
+    if aspect is not None:
+        if aspect <= 0 or not math.isfinite(aspect):
+            raise ValueError(f"aspect ratio must be positive, got {aspect}")
+        if w / h > aspect:
+            new_w = max(2, round(h * aspect))
+            x, w = x + (w - new_w) // 2, new_w
+        else:
+            new_h = max(2, round(w / aspect))
+            y, h = y + (h - new_h) // 2, new_h
+    # even-aligned so chroma planes (half size) crop on whole samples
+    x, y = x // 2 * 2, y // 2 * 2
+    w, h = _even_down(w), _even_down(h)
+    scale = 1.0
+    if short_side is not None:
+        if short_side < 2:
+            raise ValueError(f"short_side must be >= 2, got {short_side}")
+        scale = min(1.0, short_side / min(w, h))
+    if scale < 1.0:
+        if w <= h:
+            out_w, out_h = _even_down(short_side), _even_down(round(h * scale))
+        else:
+            out_w, out_h = _even_down(round(w * scale)), _even_down(short_side)
+    else:
+        out_w, out_h = w, h
+    return Geometry(x, y, w, h, out_w, out_h)
+
+
+def output_rate(source_fps: Fraction, fps: float | None) -> Fraction:
+    """The output frame rate: ``fps`` when it lowers the source's, else the source's own."""
+    if fps is None:
+        return source_fps
+    if fps <= 0 or not math.isfinite(fps):
+        raise ValueError(f"fps must be positive, got {fps}")
+    wanted = Fraction(fps).limit_denominator(1001)
+    return wanted if wanted < source_fps else source_fps
+
+
+def expected_frames(source_frames: int, source_fps: float, out_fps: float) -> int:
+    """How many frames a cut of ``source_frames`` gives at ``out_fps`` (nearest-frame picking)."""
+    if out_fps >= source_fps - 1e-9:
+        return source_frames
+    # one output frame per tick k / out_fps inside the clip's duration
+    return max(0, math.ceil(source_frames / source_fps * out_fps - 1e-9))
+
+
+def _view(plane) -> np.ndarray:
+    buf = np.frombuffer(plane, dtype=np.uint8)
+    return buf.reshape(-1, plane.line_size)[: plane.height, : plane.width]
+
+
+class _Converter:
+    """Decoded frame -> upright, cropped, resized yuv420p ``VideoFrame`` (planes + OpenCV)."""
+
+    def __init__(self, geometry: Geometry, rotation: int) -> None:
+        self.g = geometry
+        self.k = (rotation // 90) % 4
+        w, h = geometry.width, geometry.height
+        self.y_size, self.c_size = (w, h), (w // 2, h // 2)
+
+    def _plane(self, plane: np.ndarray, size: tuple[int, int], disp_w: int, disp_h: int):
+        upright = np.rot90(plane, k=self.k) if self.k else plane
+        sy, sx = upright.shape[0] / disp_h, upright.shape[1] / disp_w
+        g = self.g
+        y0, y1 = round(g.crop_y * sy), round((g.crop_y + g.crop_h) * sy)
+        x0, x1 = round(g.crop_x * sx), round((g.crop_x + g.crop_w) * sx)
+        part = upright[y0:y1, x0:x1]
+        if part.shape[1] == size[0] and part.shape[0] == size[1]:
+            return part
+        interp = cv2.INTER_AREA if part.shape[1] >= size[0] else cv2.INTER_LINEAR
+        return cv2.resize(np.ascontiguousarray(part), size, interpolation=interp)
+
+    def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
+        if frame.format.name not in _PLANAR_8BIT:
+            frame = frame.reformat(format="yuv420p")
+        disp_w, disp_h = (frame.height, frame.width) if self.k % 2 else (frame.width, frame.height)
+        w, h = self.y_size
+        packed = np.empty((h * 3 // 2, w), np.uint8)
+        flat = packed.reshape(-1)
+        cw, ch = self.c_size
+        parts = (
+            (flat[: w * h].reshape(h, w), self.y_size),
+            (flat[w * h : w * h + cw * ch].reshape(ch, cw), self.c_size),
+            (flat[w * h + cw * ch :].reshape(ch, cw), self.c_size),
+        )
+        for plane, (dst, size) in zip(frame.planes, parts, strict=True):
+            dst[...] = self._plane(_view(plane), size, disp_w, disp_h)
+        return av.VideoFrame.from_ndarray(packed, format="yuv420p")
+
+
+def _first_pts(container, stream) -> int | None:
+    for count, packet in enumerate(container.demux(stream)):
+        if count >= _MAX_PACKETS_FOR_FIRST_FRAME:
+            return None
+        for frame in packet.decode():
+            return frame.pts
+    return None
+
+
+def _frames_in(container, stream, start_s: float, end_s: float, t0: int, eps: float):
+    """Yield ``(t, frame)`` for source frames with ``start_s - eps <= t < end_s - eps``.
+
+    Seeks to the keyframe before ``start_s``; if the index lies (first frame already past the
+    start), decodes from the beginning instead.
+    """
+    tb = stream.time_base
+    for attempt in ("seek", "from_start"):
+        target = start_s if attempt == "seek" else 0.0
+        container.seek(t0 + int(math.floor(target / tb)), stream=stream, backward=True)
+        first = True
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float((frame.pts - t0) * tb)
+            if first:
+                first = False
+                if t > start_s + eps and attempt == "seek" and start_s > eps:
+                    break  # overshot: try again from the start
+            if t < start_s - eps:
+                continue
+            if t >= end_s - eps:
+                return
+            yield t, frame
+        else:
+            return
+    return
+
+
+def transcode_clip(
+    path: Path | str,
+    start_s: float,
+    end_s: float,
+    *,
+    crop: tuple[int, int, int, int] | None = None,
+    aspect: float | None = None,
+    short_side: int | None = None,
+    fps: float | None = None,
+    codec: str = "libx264",
+    crf: int = 18,
+    preset: str = "veryfast",
+    tmp_dir: Path | None = None,
+) -> Transcoded:
+    """Cut ``[start_s, end_s)`` (pass time axis) upright, cropped, scaled and re-timed to MP4.
+
+    Raises ``TranscodeError`` for a source that cannot be read or cut; ``ValueError`` for bad
+    arguments.
+    """
+    if not end_s > start_s:
+        raise ValueError(f"empty range [{start_s}, {end_s})")
+    path = Path(path)
+    if not path.is_file():
+        raise TranscodeError("source_missing", f"no such file: {path}")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise TranscodeError("unreadable", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    try:
+        if not container.streams.video:
+            raise TranscodeError("unreadable", "no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        src_rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        src_rate = Fraction(src_rate.numerator, src_rate.denominator)
+        t0 = _first_pts(container, stream)
+        if t0 is None:
+            raise TranscodeError("unreadable", "no decodable frame")
+        out_rate = output_rate(src_rate, fps)
+        return _encode(
+            container, stream, path, start_s, end_s, t0, src_rate, out_rate,
+            crop, aspect, short_side, codec, crf, preset, tmp_dir,
+        )  # fmt: skip
+    except (av.FFmpegError, OverflowError, MemoryError) as exc:
+        raise TranscodeError("decode_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    finally:
+        container.close()
+
+
+def _encode(
+    container, stream, path, start_s, end_s, t0, src_rate, out_rate,
+    crop, aspect, short_side, codec, crf, preset, tmp_dir,
+) -> Transcoded:  # fmt: skip
+    eps = 0.5 / float(src_rate)
+    resample = out_rate < src_rate
+    out_dt = 1.0 / float(out_rate)
+    n_max = math.ceil((end_s - start_s) * float(out_rate) - 1e-9)
+    fd, tmp_name = tempfile.mkstemp(prefix=".transcode-", suffix=".mp4.tmp", dir=tmp_dir)
+    os.close(fd)
+    converter = None
+    geometry = None
+    written = 0
+    used = 0
+    first_t = None
+    try:
+        with av.open(tmp_name, "w", format="mp4", options={"movflags": "+faststart"}) as out:
+            ost = None
+
+            def emit(frame: av.VideoFrame) -> None:
+                nonlocal written
+                frame.pts = written
+                frame.time_base = 1 / out_rate
+                for packet in ost.encode(frame):
+                    out.mux(packet)
+                written += 1
+
+            held = None  # (t, source frame, converted frame or None): nearest-frame picking
+            for t, frame in _frames_in(container, stream, start_s, end_s, t0, eps):
+                if converter is None:
+                    rotation = int(round((frame.rotation or 0) / 90.0)) * 90 % 360
+                    disp = (
+                        (frame.height, frame.width)
+                        if rotation % 180
+                        else (frame.width, frame.height)
+                    )
+                    geometry = plan_geometry(*disp, crop=crop, aspect=aspect, short_side=short_side)
+                    converter = _Converter(geometry, rotation)
+                    ost = out.add_stream(codec, rate=out_rate)
+                    ost.width, ost.height, ost.pix_fmt = geometry.width, geometry.height, "yuv420p"
+                    ost.options = {"crf": str(crf), "preset": preset}
+                    first_t = t
+                used += 1
+                if not resample:
+                    emit(converter(frame))
+                    continue
+                if held is not None:
+                    boundary = (held[0] + t) / 2 - start_s
+                    while written < n_max and written * out_dt < boundary - 1e-9:
+                        held = _emit_held(held, converter, emit)
+                held = (t, frame, None)
+            if resample and held is not None:
+                # the last frame is held to the clip's end, unless the source ended early
+                ended_early = held[0] < end_s - 3 * eps
+                cover = held[0] - start_s + eps if ended_early else end_s - start_s
+                while written < n_max and written * out_dt < cover - 1e-9:
+                    held = _emit_held(held, converter, emit)
+            if ost is not None:
+                for packet in ost.encode():
+                    out.mux(packet)
+        if written == 0:
+            raise TranscodeError("cut_empty", f"no frames in [{start_s:.3f}, {end_s:.3f}) s")
+        data = Path(tmp_name).read_bytes()
+    finally:
+        os.unlink(tmp_name)
+    return Transcoded(
+        data=data,
+        frames=written,
+        fps=float(out_rate),
+        width=geometry.width,
+        height=geometry.height,
+        duration_s=written / float(out_rate),
+        source_frames=used,
+        first_source_s=float(first_t),
+    )
+
+
+def _emit_held(held, converter, emit):
+    t, frame, converted = held
+    if converted is None:
+        converted = converter(frame)
+    emit(converted)
+    return (t, frame, converted)
