@@ -5,7 +5,7 @@ Layout of ``out_dir``::
     <subset>-000000.tar ...   one bucket per shard; members <key>.mp4, <key>.json, <key>.txt
     manifest.parquet / .jsonl one row per member clip, ok or failed, with where it landed
     failed.jsonl              the failed clips and why
-    .export_state.json        finished shards, each with the fingerprint of what went in
+    .export_state/            one record per finished shard: the fingerprint of what went in
 
 Why it is built this way:
 - Clips are sorted by bucket, then clip id, and each bucket is cut into shards of
@@ -15,8 +15,8 @@ Why it is built this way:
   media settings and the metadata written beside it. A shard whose fingerprint is unchanged is not
   touched; a shard that changed is rebuilt, taking the encoded bytes of clips it already held
   (same clip fingerprint) from the old shards instead of re-encoding them.
-- Every file is written to a temporary name and renamed into place; the state file is updated
-  after each shard, so a crash loses at most the shard being written. The old manifest is
+- Every file is written to a temporary name and renamed into place; a shard's record is written
+  after the shard, so a crash loses at most the shard being written. The old manifest is
   removed before shards change and the new one is written last, so a manifest on disk always
   describes the shards beside it.
 - A clip that cannot be cut is a failed row with a reason (``vocabulary.ExportFailure``), never
@@ -26,6 +26,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -35,6 +36,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +51,7 @@ from curation_assets.media.transcode import (
 )
 from curation_assets.vocabulary import ExportFailure
 
-STATE_FILE = ".export_state.json"
+STATE_DIR = ".export_state"
 MANIFEST_PARQUET = "manifest.parquet"
 MANIFEST_JSONL = "manifest.jsonl"
 FAILED_JSONL = "failed.jsonl"
@@ -212,29 +214,65 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _load_state(out_dir: Path, subset: str) -> dict:
-    path = out_dir / STATE_FILE
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        state = {}
-    if state.get("version") != STATE_VERSION or state.get("subset") != subset:
-        state = {"version": STATE_VERSION, "subset": subset, "tars": {}, "manifest": None}
-    return state
+class _State:
+    """What finished: one small file per shard in ``.export_state/`` (written once per shard, so
+    a large export does not rewrite one big file after every shard), plus the manifest's
+    fingerprint once a complete manifest is in place."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.dir = out_dir / STATE_DIR
+        self.dir.mkdir(exist_ok=True)
+        self.tars: dict[str, dict] = {}
+        for path in sorted(self.dir.glob("*.tar.json")):
+            try:
+                entry = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # unreadable record: its shard is rebuilt
+            if entry.get("version") == STATE_VERSION:
+                self.tars[path.name.removesuffix(".json")] = entry
+
+    def put(self, name: str, entry: dict) -> None:
+        entry = {"version": STATE_VERSION, **entry}
+        _atomic_write(self.dir / f"{name}.json", json.dumps(entry, sort_keys=True).encode())
+        self.tars[name] = entry
+
+    def drop(self, name: str) -> None:
+        (self.dir / f"{name}.json").unlink(missing_ok=True)
+        self.tars.pop(name, None)
+
+    @property
+    def manifest(self) -> str | None:
+        try:
+            return json.loads((self.dir / "manifest.json").read_text(encoding="utf-8"))["fp"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @manifest.setter
+    def manifest(self, fingerprint: str | None) -> None:
+        if fingerprint is None:
+            (self.dir / "manifest.json").unlink(missing_ok=True)
+        else:
+            _atomic_write(self.dir / "manifest.json", json.dumps({"fp": fingerprint}).encode())
+
+    def done(self, out_dir: Path, shard: _Shard) -> bool:
+        entry = self.tars.get(shard.name)
+        if not entry or entry.get("fingerprint") != shard.fingerprint:
+            return False
+        try:
+            return (out_dir / shard.name).stat().st_size == entry["bytes"]
+        except OSError:
+            return False
 
 
-def _save_state(out_dir: Path, state: dict) -> None:
-    _atomic_write(out_dir / STATE_FILE, json.dumps(state, indent=1, sort_keys=True).encode())
-
-
-def _shard_done(out_dir: Path, state: dict, shard: _Shard) -> bool:
-    entry = state["tars"].get(shard.name)
-    if not entry or entry.get("fingerprint") != shard.fingerprint:
-        return False
-    try:
-        return (out_dir / shard.name).stat().st_size == entry["bytes"]
-    except OSError:
-        return False
+@contextmanager
+def _locked(out_dir: Path):
+    """One export of a directory at a time: a second one waits for the first."""
+    with open(out_dir / ".export.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 # --- one clip -----------------------------------------------------------------------------------
@@ -334,11 +372,11 @@ def _tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 class _Reuse:
     """Encoded clips of the previous run, found by clip fingerprint in shards still on disk."""
 
-    def __init__(self, out_dir: Path, state: dict) -> None:
+    def __init__(self, out_dir: Path, tars: dict[str, dict]) -> None:
         self.out_dir = out_dir
         self.where: dict[str, tuple[str, str, dict]] = {}
         self.overwritten: set[str] = set()
-        for name, entry in state["tars"].items():
+        for name, entry in tars.items():
             for result in entry.get("clips", {}).values():
                 fp = result.get("fingerprint")
                 if fp:
@@ -495,6 +533,7 @@ def export_subset(
 ) -> ExportReport:
     """Write (or bring up to date) ``out_dir`` for ``members``; see the module docstring.
 
+    ``progress(done, total)`` is called after each clip (and once per already complete shard).
     Raises ``ValueError`` for members that cannot be exported as a whole (missing columns,
     duplicate clip ids); a bad clip is a failed row instead.
     """
@@ -502,81 +541,84 @@ def export_subset(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shards = plan_shards(members, spec)
+    with _locked(out_dir):
+        report = _export(members, out_dir, spec, shards, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _export(
+    members: pl.DataFrame,
+    out_dir: Path,
+    spec: ExportSpec,
+    shards: list[_Shard],
+    progress: Callable[[int, int], None] | None,
+) -> ExportReport:
     total = sum(len(s.clips) for s in shards)
     report = ExportReport(spec.subset, out_dir, clips_total=total)
     for leftover in out_dir.glob(".*.tmp"):
         leftover.unlink()  # a file being written when a previous run died
-    state = _load_state(out_dir, spec.subset)
-    if not spec.write_media:
-        shards_state: dict[str, dict] = {}
-        results = {c.row["clip_id"]: _planned(c, spec) for s in shards for c in s.clips}
-        report.skipped = total
+    state = _State(out_dir)
+    planned = {s.name for s in shards} if spec.write_media else set()
+    stale = [p for p in sorted(out_dir.glob(f"{spec.subset}-*.tar")) if p.name not in planned]
+    pending = {s.name for s in shards if spec.write_media and not state.done(out_dir, s)}
+    if pending or stale:
+        # shards are about to change: no manifest describing the old ones meanwhile
+        state.manifest = None
+        _remove_manifest(out_dir)
+    done = 0
+
+    def tick(count: int = 1) -> None:
+        nonlocal done
+        done += count
         if progress:
-            progress(total, total)
-    else:
-        pending = {s.name for s in shards if not _shard_done(out_dir, state, s)}
-        if pending:
-            _remove_manifest(out_dir)  # shards are about to change: no stale manifest meanwhile
-            state["manifest"] = None
-            _save_state(out_dir, state)
-        done = 0
+            progress(done, total)
 
-        def tick() -> None:
-            nonlocal done
-            done += 1
-            if progress:
-                progress(done, total)
-
-        reuse = _Reuse(out_dir, state)
+    if spec.write_media:
+        reuse = _Reuse(out_dir, state.tars)
         try:
             for shard in shards:
                 if shard.name in pending:
-                    state["tars"][shard.name] = _write_shard(
-                        out_dir, shard, spec, reuse, report, tick
-                    )
-                    _save_state(out_dir, state)
+                    state.put(shard.name, _write_shard(out_dir, shard, spec, reuse, report, tick))
                 else:
                     report.skipped += len(shard.clips)
-                    done += len(shard.clips)
-                    if progress:
-                        progress(done, total)
+                    tick(len(shard.clips))
         finally:
             reuse.close()
-        shards_state = {s.name: state["tars"][s.name] for s in shards}
-        results = {cid: r for entry in shards_state.values() for cid, r in entry["clips"].items()}
-    planned = {s.name for s in shards} if spec.write_media else set()
-    for stale in sorted(out_dir.glob(f"{spec.subset}-*.tar")):
-        if stale.name not in planned:
-            stale.unlink()
-            report.tars_removed.append(stale)
-    state["tars"] = shards_state
+        results = {
+            cid: result for s in shards for cid, result in state.tars[s.name]["clips"].items()
+        }
+    else:
+        results = {c.row["clip_id"]: _planned(c, spec) for s in shards for c in s.clips}
+        report.skipped = total
+        tick(total)
+    for path in stale:
+        path.unlink()
+        report.tars_removed.append(path)
+    for name in [n for n in state.tars if n not in planned]:
+        state.drop(name)
 
     manifest = _manifest(members, shards, results, spec.subset)
     manifest_fp = _digest([spec.subset, spec.write_media, manifest.write_ndjson()])
     paths = [out_dir / n for n in (MANIFEST_JSONL, FAILED_JSONL, MANIFEST_PARQUET)]
-    if state.get("manifest") != manifest_fp or not all(p.exists() for p in paths):
-        state["manifest"] = None
-        _save_state(out_dir, state)
+    if state.manifest != manifest_fp or not all(p.exists() for p in paths):
+        state.manifest = None
         _write_manifest(out_dir, manifest)
+        state.manifest = manifest_fp
         report.manifest_written = True
-        state["manifest"] = manifest_fp
-    if report.manifest_written or report.tars_removed:
-        _save_state(out_dir, state)
 
     for cid, result in results.items():
         if result["status"] != "ok":
-            report.failed.append(
-                ClipFailure(cid, ExportFailure(result["reason"]), result["detail"])
-            )
+            reason = ExportFailure(result["reason"])
+            report.failed.append(ClipFailure(cid, reason, result["detail"]))
     report.failed.sort(key=lambda f: f.clip_id)
     report.tar_paths = [out_dir / s.name for s in shards if spec.write_media]
-    report.bytes = sum(e["bytes"] for e in shards_state.values())
+    report.bytes = sum(state.tars[name]["bytes"] for name in planned)
     report.manifest_paths = paths
     ok = manifest.filter(pl.col("status") == "ok")
     report.per_bucket = {
         str(b): int(n) for b, n in ok.group_by("bucket").len().sort("bucket").iter_rows()
     }
-    report.seconds = time.perf_counter() - started
     return report
 
 

@@ -29,17 +29,27 @@ def pattern(index: int, width: int, height: int) -> np.ndarray:
 
 
 def write_pattern_video(
-    path: Path, frames: int, width: int, height: int, fps: int, rotation: int = 0
+    path: Path,
+    frames: int,
+    width: int,
+    height: int,
+    fps: int,
+    rotation: int = 0,
+    *,
+    pix_fmt: str = "yuv420p",
+    preset: str = "ultrafast",
 ) -> Path:
-    """``width`` x ``height`` is the display size; the coded size is turned by ``rotation``."""
+    """``width`` x ``height`` is the display size; the coded size is turned by ``rotation``.
+
+    ``preset="medium"`` gives B-frames (reordered, non-zero first pts), as camera files have."""
     k = (rotation // 90) % 4
     coded_w, coded_h = (height, width) if k % 2 else (width, height)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = coded_w, coded_h, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = coded_w, coded_h, pix_fmt
         # keyframes 1 s apart: a cut must seek and drop frames, not start on a keyframe
-        stream.options = {"crf": "12", "preset": "ultrafast", "g": str(fps)}
+        stream.options = {"crf": "12", "preset": preset, "g": str(fps)}
         if rotation:
             stream.set_display_rotation(rotation)
         chroma = np.full((coded_h // 2, coded_w), 128, np.uint8)

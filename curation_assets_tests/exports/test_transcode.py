@@ -8,7 +8,9 @@ from pathlib import Path
 import av
 import pytest
 
+from curation_assets.config import CurationConfig
 from curation_assets.media import synthetic
+from curation_assets.media.decode import single_pass
 from curation_assets.media.probe import probe_file
 from curation_assets.media.transcode import (
     TranscodeError,
@@ -141,3 +143,23 @@ def test_a_range_past_the_end_of_the_source_is_cut_empty(source30: Path) -> None
     with pytest.raises(TranscodeError) as empty:
         transcode_clip(source30, 6.0, 7.0)
     assert empty.value.kind == "cut_empty"
+
+
+def test_cut_uses_the_time_axis_of_the_single_decode_pass(tmp_path: Path) -> None:
+    # B-frames: packets arrive out of order and the first pts is not 0; clip times come from
+    # the decode pass, and the cut must land on the same frames
+    src = write_pattern_video(tmp_path / "bframes.mp4", 150, 320, 180, 30, preset="medium")
+    cfg = CurationConfig()
+    times = single_pass(src, cfg.shots, cfg.samples).frame_times
+    out = transcode_clip(src, float(times[37]), float(times[121]))
+    assert decoded_indices(out.data) == list(range(37, 121))
+    out = transcode_clip(src, float(times[37]), float(times[121]), fps=15)
+    assert decoded_indices(out.data) == [37 + 2 * k for k in range(42)]
+
+
+def test_yuv444_source_goes_through_the_plane_path(tmp_path: Path) -> None:
+    src = write_pattern_video(tmp_path / "444.mp4", 30, 320, 180, 30, pix_fmt="yuv444p")
+    out = transcode_clip(src, 5 / 30, 25 / 30, short_side=90)
+    assert decoded_indices(out.data) == list(range(5, 25))
+    with av.open(io.BytesIO(out.data)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
