@@ -180,6 +180,22 @@ class CaptioningConfig(_Section):
         return self
 
 
+class StorageConfig(_Section):
+    # None: $CURATION_HOME/uploads; else a local folder or s3://bucket/prefix (shards under it)
+    uploads: str | None = None
+    # s3://bucket/prefix: lineage parts are copied there after every write (None: local only)
+    outputs: str | None = None
+    scratch_dir: str | None = None  # where S3 videos are downloaded; None: $CURATION_HOME/scratch
+    scratch_max_mb: int = Field(4096, ge=1)  # at most this much is downloaded at once
+    sensor_max_pages: int = Field(50, ge=1)  # S3 listing pages (1000 shards each) per sensor tick
+
+    @model_validator(mode="after")
+    def _s3_outputs(self) -> StorageConfig:
+        if self.outputs is not None and not self.outputs.startswith("s3://"):
+            raise ValueError("storage.outputs must be an s3://bucket/prefix URI (or null)")
+        return self
+
+
 class RunConfig(_Section):
     decode_workers: int = Field(2, ge=1)
     decode_timeout_factor: float = Field(10.0, gt=0)
@@ -197,6 +213,7 @@ class CurationConfig(_Section):
     captioning: CaptioningConfig = CaptioningConfig()
     filters: dict[str, StageFilters] = Field(default_factory=dict)
     run: RunConfig = RunConfig()
+    storage: StorageConfig = StorageConfig()
 
     @model_validator(mode="after")
     def _known_filters(self) -> CurationConfig:

@@ -3,9 +3,13 @@
 from pathlib import Path
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from curation_assets.config import CurationConfig, Layout, curation_home, load_config
 from curation_assets.lineage.store import LineageStore
+from curation_assets.storage.outputs import MirroredLineageStore, S3Mirror
+from curation_assets.storage.scratch import Scratch
+from curation_assets.storage.sources import LocalShardSource, S3ShardSource, ShardSource
 
 
 def store_for(layout: Layout) -> LineageStore:
@@ -13,9 +17,17 @@ def store_for(layout: Layout) -> LineageStore:
 
 
 class CurationResource(dg.ConfigurableResource):
-    """``home`` defaults to ``$CURATION_HOME`` (or ``./data``) at run time."""
+    """``home`` defaults to ``$CURATION_HOME`` (or ``./data``) at run time.
+
+    The buckets that ``storage.uploads`` / ``storage.outputs`` in curation.yaml name are reached
+    through dagster-aws's ``S3Resource`` with ``s3_endpoint_url`` / ``s3_region_name`` (e.g. a
+    MinIO or test server); unset, boto3's own settings apply (``AWS_ENDPOINT_URL_S3``, profiles,
+    task roles). Not a nested resource: plain fields keep this resource usable outside a context.
+    """
 
     home: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region_name: str | None = None
 
     @property
     def layout(self) -> Layout:
@@ -25,4 +37,27 @@ class CurationResource(dg.ConfigurableResource):
         return load_config(self.layout.home)
 
     def store(self) -> LineageStore:
+        outputs = self.config().storage.outputs
+        if outputs:
+            layout = self.layout
+            mirror = S3Mirror(self.s3_client(), outputs)
+            return MirroredLineageStore(layout.lineage_parts, layout.lineage_db, mirror)
         return store_for(self.layout)
+
+    def s3_client(self):
+        return S3Resource(
+            endpoint_url=self.s3_endpoint_url, region_name=self.s3_region_name
+        ).get_client()
+
+    def source(self) -> ShardSource:
+        """Where this data root's shards are: ``storage.uploads`` (local folder or s3://)."""
+        storage, layout = self.config().storage, self.layout
+        if storage.uploads and storage.uploads.startswith("s3://"):
+            scratch_dir = Path(storage.scratch_dir or "scratch").expanduser()
+            scratch = Scratch(layout.home / scratch_dir, storage.scratch_max_mb * 1024 * 1024)
+            return S3ShardSource(
+                self.s3_client(), storage.uploads, scratch, storage.sensor_max_pages
+            )
+        if storage.uploads:
+            return LocalShardSource(layout.home / Path(storage.uploads).expanduser())
+        return LocalShardSource(layout.uploads)

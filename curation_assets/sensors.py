@@ -6,7 +6,6 @@ import dagster as dg
 
 from curation_assets.partitions import SHARD_PARTITIONS, shard_partitions
 from curation_assets.resources import CurationResource
-from curation_assets.shards import ready_shards
 
 
 def build_uploads_sensor(job) -> dg.SensorDefinition:
@@ -16,16 +15,20 @@ def build_uploads_sensor(job) -> dg.SensorDefinition:
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Adds a source_shard partition and requests a run for each new shard whose "
-        "_READY marker exists; shards still being written are left for a later tick.",
+        "_READY marker exists (uploads folder or s3:// prefix, storage.uploads in curation.yaml); "
+        "shards still being written are left for a later tick.",
     )
     def uploads_sensor(context: dg.SensorEvaluationContext, curation: CurationResource):
-        # Known partitions come from one instance query; only unknown folders are stat'ed.
+        # Known partitions come from one instance query; only unknown shards are checked for
+        # their marker. On S3 a tick lists at most storage.sensor_max_pages pages of shard
+        # prefixes and the cursor's "after" says where the next tick resumes the sweep.
         known = set(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
-        new = ready_shards(curation.layout.uploads, skip=known)
         cursor = json.loads(context.cursor) if context.cursor else {}
+        new, after = curation.source().ready_shards(known, cursor.get("after"))
         cursor = {
             "known_shards": len(known) + len(new),
             "last_added": new[-20:] or cursor.get("last_added", []),
+            "after": after,
         }
         if not new:
             return dg.SensorResult(skip_reason="no new complete shard", cursor=json.dumps(cursor))

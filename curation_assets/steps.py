@@ -15,7 +15,8 @@ from curation_assets.media.clips import clip_id, plan_clips
 from curation_assets.media.decode import save_samples, single_pass
 from curation_assets.media.isolation import Failed, run_isolated
 from curation_assets.media.probe import Probe, admission_reason, probe_file
-from curation_assets.shards import list_shard_files, video_id_for
+from curation_assets.shards import video_id_for
+from curation_assets.storage.sources import LocalShardSource, ShardSource, SourceFile
 from curation_assets.vocabulary import SHOT_CLIPS_FILTER, Admission, Clipping, Stage, VideoStatus
 
 Progress = Callable[[int, int, str], None]
@@ -29,43 +30,62 @@ def _quiet(done: int, total: int, what: str) -> None:
 
 
 def admit_shard(
-    layout: Layout, shard: str, cfg: CurationConfig, progress: Progress = _quiet
+    layout: Layout,
+    shard: str,
+    cfg: CurationConfig,
+    progress: Progress = _quiet,
+    source: ShardSource | None = None,
 ) -> list[dict]:
-    """One ``videos`` row per file of the shard: probed, then admitted or rejected with a reason."""
-    files = list_shard_files(layout.shard_uploads(shard))
-    rows: list[dict | None] = [None] * len(files)
+    """One ``videos`` row per file of the shard: probed, then admitted or rejected with a reason.
+
+    ``source`` (default: the local uploads folder) lists the files and stages them locally in
+    batches (S3: downloads into a bounded scratch area); ``uri`` is where the file really is.
+    """
+    source = source or LocalShardSource(layout.uploads)
+    files = source.list_files(shard)
+    rows: dict[str, dict] = {}
     to_probe = []
-    for i, f in enumerate(files):
+    for f in files:
         if f.problem:
-            rows[i] = _video_row(shard, f.rel, f.path, None, Admission.UNREADABLE, f.problem)
+            rows[f.rel] = _video_row(shard, f.rel, f.uri, None, Admission.UNREADABLE, f.problem)
         else:
-            to_probe.append(i)
+            to_probe.append(f)
     timeout = cfg.admission.probe_timeout_s
-    results = run_isolated(
-        probe_file, [files[i].path for i in to_probe], lambda _: timeout, cfg.run.decode_workers
-    )
-    for done, (k, result) in enumerate(results, start=1):
-        f = files[to_probe[k]]
-        if isinstance(result, Failed):
-            reason, detail, probe = (
-                Admission.UNREADABLE,
-                f"probe {result.kind}: {result.detail}",
-                None,
+    done = 0
+    with source.staged(to_probe) as batches:
+        for batch in batches:
+            for s in batch:
+                if s.path is None:
+                    rows[s.file.rel] = _video_row(
+                        shard, s.file.rel, s.file.uri, None, Admission.UNREADABLE, s.problem
+                    )
+            readable = [s for s in batch if s.path is not None]
+            results = run_isolated(
+                probe_file, [s.path for s in readable], lambda _: timeout, cfg.run.decode_workers
             )
-        else:
-            probe = result
-            reason, detail = admission_reason(probe, cfg.admission)
-        rows[to_probe[k]] = _video_row(shard, f.rel, f.path, probe, reason, detail)
-        progress(done, len(to_probe), f.rel)
-    return [r for r in rows if r is not None]
+            for k, result in results:
+                f = readable[k].file
+                if isinstance(result, Failed):
+                    reason, detail, probe = (
+                        Admission.UNREADABLE,
+                        f"probe {result.kind}: {result.detail}",
+                        None,
+                    )
+                else:
+                    probe = result
+                    reason, detail = admission_reason(probe, cfg.admission)
+                rows[f.rel] = _video_row(shard, f.rel, f.uri, probe, reason, detail)
+                done += 1
+                progress(done, len(to_probe), f.rel)
+    return [rows[f.rel] for f in files if f.rel in rows]
 
 
-def _video_row(shard, rel, path: Path, probe: Probe | None, reason, detail) -> dict:
+def _video_row(shard, rel, uri: str, probe: Probe | None, reason, detail) -> dict:
     row = {
         "video_id": video_id_for(shard, rel),
         "shard": shard,
         "file_name": rel,
-        "uri": path.absolute().as_uri(),
+        "uri": uri,
         "status": VideoStatus.REJECTED.value if reason else VideoStatus.ADMITTED.value,
         "reason": reason.value if reason else None,
         "detail": detail,
@@ -118,33 +138,51 @@ def clip_shard(
     videos: list[dict],
     cfg: CurationConfig,
     progress: Progress = _quiet,
+    source: ShardSource | None = None,
 ) -> ClipRows:
-    """One decode pass per admitted video -> shots, clip windows and samples."""
+    """One decode pass per admitted video -> shots, clip windows and samples.
+
+    Videos are read through ``source`` (default: local files where they are; S3: downloaded in
+    batches into the bounded scratch area, each batch deleted once decoded).
+    """
+    source = source or LocalShardSource(layout.uploads)
     samples_dir = layout.samples_dir(shard)
-    jobs = [
-        _PassJob(
-            v["video_id"],
-            shard,
-            str(local_path(v["uri"])),
-            v["file_name"],
-            int(v.get("rotation") or 0),
-            float(v["duration_s"]),
-            str(samples_dir / f"{v['video_id']}.npz"),
-            cfg,
-        )
-        for v in videos
-        if v["status"] == VideoStatus.ADMITTED
-    ]
+    admitted = [v for v in videos if v["status"] == VideoStatus.ADMITTED]
+    files = [SourceFile(v["file_name"], v["uri"], v.get("bytes")) for v in admitted]
 
     def budget(job: _PassJob) -> float:
         return max(60.0, cfg.run.decode_timeout_factor * job.duration_s)
 
     rows = ClipRows()
-    outcomes = run_isolated(_analyse, jobs, budget, cfg.run.decode_workers)
-    for done, (k, outcome) in enumerate(outcomes, start=1):
-        job = jobs[k]
-        _add_video_rows(rows, job, outcome, cfg)
-        progress(done, len(jobs), job.file_name)
+    done = 0
+    by_uri = {v["uri"]: v for v in admitted}
+    with source.staged(files) as batches:
+        for batch in batches:
+            jobs = [
+                _PassJob(
+                    by_uri[s.file.uri]["video_id"],
+                    shard,
+                    str(s.path),
+                    s.file.rel,
+                    int(by_uri[s.file.uri].get("rotation") or 0),
+                    float(by_uri[s.file.uri]["duration_s"]),
+                    str(samples_dir / f"{by_uri[s.file.uri]['video_id']}.npz"),
+                    cfg,
+                )
+                for s in batch
+            ]
+            readable = []
+            for job, s in zip(jobs, batch, strict=True):
+                if s.path is not None:
+                    readable.append(job)
+                    continue
+                _add_video_rows(rows, job, Failed("error", s.problem or "not staged"), cfg)
+                done += 1
+                progress(done, len(files), job.file_name)
+            for k, outcome in run_isolated(_analyse, readable, budget, cfg.run.decode_workers):
+                _add_video_rows(rows, readable[k], outcome, cfg)
+                done += 1
+                progress(done, len(files), readable[k].file_name)
     # completion order varies between runs; lineage parts must not
     rows.decode_passes.sort(key=lambda r: r["video_id"])
     rows.shots.sort(key=lambda r: (r["video_id"], r["shot_index"]))

@@ -31,9 +31,10 @@ def source_videos(
 ) -> dg.MaterializeResult:
     shard = check_shard_name(context.partition_key)
     layout, cfg, store = curation.layout, curation.config(), curation.store()
-    if not layout.shard_uploads(shard).is_dir():
-        raise dg.Failure(f"shard {shard!r} has no folder under {layout.uploads}")
-    rows = steps.admit_shard(layout, shard, cfg, _progress(context, "probed"))
+    source = curation.source()  # local uploads folder or s3://bucket/prefix
+    if not source.exists(shard):
+        raise dg.Failure(f"shard {shard!r} has no folder under {source.uploads_uri}")
+    rows = steps.admit_shard(layout, shard, cfg, _progress(context, "probed"), source)
     store.replace("source_videos", shard, {"videos": rows})
     store.ensure_catalog()
     return dg.MaterializeResult(metadata=reports.source_videos_metadata(rows, cfg))
@@ -58,7 +59,9 @@ def shot_clips(
         raise dg.Failure(
             f"no source_videos rows for shard {shard!r}: materialize source_videos first"
         )
-    rows = steps.clip_shard(layout, shard, videos, cfg, _progress(context, "decoded"))
+    rows = steps.clip_shard(
+        layout, shard, videos, cfg, _progress(context, "decoded"), curation.source()
+    )
     store.replace(
         "shot_clips",
         shard,

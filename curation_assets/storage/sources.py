@@ -1,0 +1,225 @@
+"""Shard sources: list complete shards and their files, and make files readable locally.
+
+``LocalShardSource`` is the upload folder on disk (files are read where they are).
+``S3ShardSource`` is ``s3://bucket/prefix/<shard>/...``: listed with ``list_objects_v2``
+(paginated; ``Delimiter='/'`` gives one entry per shard), a shard is complete when
+``<shard>/_READY`` exists, and files are downloaded in batches into a bounded scratch area that
+is emptied after each batch and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from curation_assets.shards import READY_MARKER, SHARD_NAME, list_shard_files, ready_shards
+from curation_assets.storage.scratch import Scratch
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    rel: str  # path inside the shard, '/'-separated: the file name users see
+    uri: str  # file:///... or s3://bucket/key: what lineage records
+    size: int | None = None
+    problem: str | None = None  # set when the file must not be opened (e.g. escapes the root)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A file made readable on local disk for the duration of its batch, or why it could not be."""
+
+    file: SourceFile
+    path: Path | None
+    problem: str | None = None
+
+
+class ShardSource(Protocol):
+    uploads_uri: str
+
+    def exists(self, shard: str) -> bool: ...
+
+    def list_files(self, shard: str) -> list[SourceFile]: ...
+
+    def ready_shards(
+        self, skip: set[str] | frozenset[str], after: str | None = None
+    ) -> tuple[list[str], str | None]:
+        """New complete shards (not in ``skip``), and where the next listing should resume."""
+        ...
+
+    def staged(self, files: Sequence[SourceFile]) -> Any:
+        """Context manager yielding an iterator of batches (lists of ``Staged``)."""
+        ...
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/key`` -> ``("bucket", "some/key")``; the key is kept as it is."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {uri!r}")
+    return bucket, key
+
+
+def _file_path(uri: str) -> Path:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        raise ValueError(f"not a file:// URI: {uri}")
+    return Path(unquote(parsed.path))
+
+
+class LocalShardSource:
+    """Shards as folders on local disk; nothing is copied."""
+
+    def __init__(self, uploads: Path) -> None:
+        self.uploads = Path(uploads)
+        self.uploads_uri = str(self.uploads)
+
+    def exists(self, shard: str) -> bool:
+        return (self.uploads / shard).is_dir()
+
+    def list_files(self, shard: str) -> list[SourceFile]:
+        return [
+            SourceFile(f.rel, f.path.absolute().as_uri(), None, f.problem)
+            for f in list_shard_files(self.uploads / shard)
+        ]
+
+    def ready_shards(
+        self, skip: set[str] | frozenset[str], after: str | None = None
+    ) -> tuple[list[str], str | None]:
+        # one scandir of the folder is cheap; only unknown names are stat'ed for their marker
+        return ready_shards(self.uploads, skip=skip), None
+
+    @contextmanager
+    def staged(self, files: Sequence[SourceFile]) -> Iterator[Iterator[list[Staged]]]:
+        yield iter([[Staged(f, _file_path(f.uri)) for f in files]] if files else [])
+
+
+class S3ShardSource:
+    """Shards under ``s3://bucket/prefix/``; ``client`` is a boto3 S3 client."""
+
+    def __init__(
+        self, client: Any, uploads_uri: str, scratch: Scratch, max_pages: int = 50
+    ) -> None:
+        self.client = client
+        self.bucket, prefix = parse_s3_uri(uploads_uri)
+        prefix = prefix.strip("/")
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.uploads_uri = f"s3://{self.bucket}/{self.prefix}"
+        self.scratch = scratch
+        self.max_pages = max_pages
+
+    def _shard_prefix(self, shard: str) -> str:
+        return f"{self.prefix}{shard}/"
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def exists(self, shard: str) -> bool:
+        page = self.client.list_objects_v2(
+            Bucket=self.bucket, Prefix=self._shard_prefix(shard), MaxKeys=1
+        )
+        return page.get("KeyCount", 0) > 0
+
+    def list_files(self, shard: str) -> list[SourceFile]:
+        """Every object of the shard but its marker, sorted; pages of 1000 are followed."""
+        prefix = self._shard_prefix(shard)
+        files = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][len(prefix) :]
+                if rel == READY_MARKER or rel.endswith("/"):  # marker, "folder" placeholders
+                    continue
+                problem = None
+                if any(part in ("", ".", "..") for part in rel.split("/")):
+                    problem = "object key has an empty, '.' or '..' path segment"
+                files.append(SourceFile(rel, self.uri(obj["Key"]), obj["Size"], problem))
+        return sorted(files, key=lambda f: f.rel)
+
+    def ready_shards(
+        self, skip: set[str] | frozenset[str], after: str | None = None
+    ) -> tuple[list[str], str | None]:
+        """One sweep step over the shard prefixes, resumed after ``after``.
+
+        Reads at most ``max_pages`` listing pages; returns where to resume (None: the sweep
+        reached the end, the next one starts from the beginning, so a shard whose name sorts
+        before ones already seen is still found). Only names not in ``skip`` are checked for
+        their marker (one HEAD each, in parallel).
+        """
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, "Delimiter": "/"}
+        if after:
+            # '0' is the character right after '/': resume after every key under "<after>/"
+            kwargs["StartAfter"] = f"{self.prefix}{after}0"
+        names: list[str] = []
+        resume = None
+        pages = self.client.get_paginator("list_objects_v2").paginate(**kwargs)
+        for n, page in enumerate(pages, start=1):
+            for common in page.get("CommonPrefixes", []):
+                name = common["Prefix"][len(self.prefix) :].rstrip("/")
+                if SHARD_NAME.fullmatch(name) and name not in skip:
+                    names.append(name)
+                resume = name
+            if n >= self.max_pages and page.get("IsTruncated"):
+                break
+        else:
+            resume = None
+        if not names:
+            return [], resume
+        with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:  # < boto pool (10)
+            ready = list(pool.map(self._is_ready, names))
+        return sorted(name for name, ok in zip(names, ready, strict=True) if ok), resume
+
+    def _is_ready(self, shard: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=f"{self._shard_prefix(shard)}_READY")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    @contextmanager
+    def staged(self, files: Sequence[SourceFile]) -> Iterator[Iterator[list[Staged]]]:
+        """Batches of downloaded files that fit the scratch area, each deleted after its use."""
+        with self.scratch.area() as area:
+            yield self._batches(files, area)
+
+    def _batches(self, files: Sequence[SourceFile], area: Path) -> Iterator[list[Staged]]:
+        for group in self.scratch.plan([f.size for f in files]):
+            batch = [self._download(files[i], area, i) for i in group]
+            try:
+                yield batch
+            finally:
+                for staged in batch:
+                    if staged.path is not None:
+                        staged.path.unlink(missing_ok=True)
+
+    def _download(self, f: SourceFile, area: Path, index: int) -> Staged:
+        if f.size is not None and f.size > self.scratch.max_bytes:
+            return Staged(
+                f,
+                None,
+                f"{f.size} bytes do not fit the scratch area ({self.scratch.max_bytes} bytes, "
+                "storage.scratch_max_mb)",
+            )
+        bucket, key = parse_s3_uri(f.uri)
+        # a plain local name: object keys may hold spaces, non-ASCII or odd characters
+        target = area / f"{index:06d}{PurePosixPath(f.rel).suffix[:16]}"
+        tmp = target.with_name(f".{target.name}.partial")
+        try:
+            self.client.download_file(bucket, key, str(tmp))
+            os.replace(tmp, target)
+        except (ClientError, BotoCoreError, OSError) as error:
+            tmp.unlink(missing_ok=True)
+            return Staged(f, None, f"download failed: {error}")
+        return Staged(f, target)

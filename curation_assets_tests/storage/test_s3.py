@@ -1,0 +1,222 @@
+"""Shards on S3 (moto's server on loopback): sensor, pagination, scratch area, s3:// lineage."""
+
+from __future__ import annotations
+
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from curation_assets.config import Layout
+from curation_assets.definitions import PER_SHARD_ASSETS, defs
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.partitions import SHARD_PARTITIONS
+from curation_assets.resources import CurationResource, store_for
+from curation_assets.storage.scratch import Scratch
+from curation_assets.storage.sources import S3ShardSource
+from curation_assets_tests.storage.conftest import REGION, S3Env
+
+
+def _settings(home: Path, s3: S3Env, **storage) -> CurationResource:
+    lines = [f"  {k}: {json.dumps(v)}" for k, v in storage.items()]
+    (home / "curation.yaml").write_text("storage:\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return CurationResource(home=str(home), s3_endpoint_url=s3.endpoint, s3_region_name=REGION)
+
+
+def _put_many(s3: S3Env, keys: list[str], body: bytes = b"") -> None:
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.client.put_object(Bucket=s3.bucket, Key=k, Body=body), keys))
+
+
+def _tick(
+    instance: dg.DagsterInstance, resource: CurationResource, cursor: str | None = None
+) -> dg.SensorResult:
+    sensor = defs.resolve_sensor_def("uploads_sensor")
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"curation": resource}
+    )
+    return sensor(context)
+
+
+def _apply(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+
+
+def _count_heads(client) -> list[str]:
+    heads: list[str] = []
+    client.meta.events.register(
+        "before-call.s3.HeadObject", lambda params, **_: heads.append(params["url_path"])
+    )
+    return heads
+
+
+def test_sensor_to_s3_lineage_end_to_end(home: Path, s3: S3Env, tmp_path: Path) -> None:
+    resource = _settings(
+        home,
+        s3,
+        uploads=f"s3://{s3.bucket}/raw",
+        outputs=f"s3://{s3.bucket}/curated",
+        scratch_max_mb=1,  # forces several download batches
+    )
+    local = tmp_path / "videos"
+    specs = [
+        VideoSpec("two shots.mp4", (Shot(6), Shot(5, "pan_right"))),
+        VideoSpec("café take.mp4", (Shot(9, "pan_left"),), fps=12),
+    ]
+    for spec in specs:
+        write_video(spec, local / spec.name)
+    (local / "empty.mp4").write_bytes(b"")
+    for path in sorted(local.iterdir()):
+        s3.client.upload_file(str(path), s3.bucket, f"raw/s3-shard/{path.name}")
+    s3.client.put_object(Bucket=s3.bucket, Key="raw/still-writing/a.mp4", Body=b"x")
+    # the marker comes last: only now is the shard complete
+    s3.client.put_object(Bucket=s3.bucket, Key="raw/s3-shard/_READY", Body=b"")
+
+    with dg.instance_for_test() as instance:
+        tick = _tick(instance, resource)
+        assert [r.partition_key for r in tick.run_requests] == ["s3-shard"]
+        assert tick.run_requests[0].run_key == "shard:s3-shard"
+        _apply(instance, tick)
+        request = tick.run_requests[0]
+        result = dg.materialize(
+            PER_SHARD_ASSETS,
+            instance=instance,
+            partition_key=request.partition_key,
+            resources={"curation": resource},
+        )
+        assert result.success
+
+    store = store_for(Layout(home))
+    videos = store.query("SELECT file_name, uri, status, reason FROM videos ORDER BY file_name")
+    assert videos["file_name"].to_list() == ["café take.mp4", "empty.mp4", "two shots.mp4"]
+    assert videos["uri"].to_list() == [
+        f"s3://{s3.bucket}/raw/s3-shard/{name}" for name in videos["file_name"]
+    ]
+    status = dict(zip(videos["file_name"], videos["reason"], strict=True))
+    assert status == {"café take.mp4": None, "empty.mp4": "unreadable", "two shots.mp4": None}
+    clips = store.query(
+        "SELECT v.file_name, c.start_s, c.end_s FROM clips c JOIN videos v USING (video_id) "
+        "ORDER BY v.file_name, c.start_s"
+    )
+    assert clips.filter(pl.col("file_name") == "two shots.mp4")["start_s"].to_list() == [
+        0.25,
+        6.25,
+    ]
+    assert len(clips.filter(pl.col("file_name") == "café take.mp4")) == 1
+    passes = store.query("SELECT status FROM decode_passes")["status"].to_list()
+    assert passes == ["ok", "ok"]
+
+    # the scratch area was used and is empty again
+    scratch = home / "scratch"
+    assert scratch.is_dir() and list(scratch.iterdir()) == []
+
+    # outputs: the lineage parts are on S3 too, and they point at s3://
+    listed = s3.client.list_objects_v2(Bucket=s3.bucket, Prefix="curated/lineage/")
+    keys = {o["Key"] for o in listed["Contents"]}
+    assert "curated/lineage/videos/source_videos__s3-shard.parquet" in keys
+    assert "curated/lineage/clips/shot_clips__s3-shard.parquet" in keys
+    assert "curated/lineage/videos/_empty.parquet" in keys
+    body = s3.client.get_object(
+        Bucket=s3.bucket, Key="curated/lineage/videos/source_videos__s3-shard.parquet"
+    )["Body"].read()
+    remote = pl.read_parquet(io.BytesIO(body))
+    assert sorted(remote["uri"].to_list()) == sorted(videos["uri"].to_list())
+
+
+def test_shard_without_ready_is_left_until_its_marker_lands(home: Path, s3: S3Env) -> None:
+    resource = _settings(home, s3, uploads=f"s3://{s3.bucket}/up")
+    _put_many(s3, ["up/done/a.mp4", "up/done/_READY", "up/writing/a.mp4", "up/Bad Name/_READY"])
+    with dg.instance_for_test() as instance:
+        first = _tick(instance, resource)
+        assert [r.partition_key for r in first.run_requests] == ["done"]
+        _apply(instance, first)
+        second = _tick(instance, resource, first.cursor)
+        assert not second.run_requests and second.skip_reason
+        s3.client.put_object(Bucket=s3.bucket, Key="up/writing/_READY", Body=b"")
+        third = _tick(instance, resource, second.cursor)
+        assert [r.partition_key for r in third.run_requests] == ["writing"]
+        _apply(instance, third)
+        assert sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS)) == ["done", "writing"]
+
+
+def test_sensor_pages_through_more_than_1000_shards_with_its_cursor(
+    home: Path, s3: S3Env
+) -> None:
+    resource = _settings(home, s3, uploads=f"s3://{s3.bucket}/up", sensor_max_pages=1)
+    names = [f"shard-{i:04d}" for i in range(1005)]
+    _put_many(s3, [f"up/{n}/_READY" for n in names])
+    with dg.instance_for_test() as instance:
+        first = _tick(instance, resource)
+        got = [r.partition_key for r in first.run_requests]
+        assert got == names[:1000]  # one page of 1000 prefixes, then the tick stops
+        assert json.loads(first.cursor)["after"] == "shard-0999"
+        _apply(instance, first)
+        second = _tick(instance, resource, first.cursor)
+        assert [r.partition_key for r in second.run_requests] == names[1000:]
+        assert json.loads(second.cursor)["after"] is None  # the sweep reached the end
+        _apply(instance, second)
+        # a shard whose name sorts before everything seen lands late: the next sweep finds it
+        s3.client.put_object(Bucket=s3.bucket, Key="up/aaa-late/_READY", Body=b"")
+        third = _tick(instance, resource, second.cursor)
+        assert [r.partition_key for r in third.run_requests] == ["aaa-late"]
+
+
+def test_known_shards_are_never_checked_again(s3: S3Env, tmp_path: Path) -> None:
+    names = [f"old-{i:03d}" for i in range(300)]
+    _put_many(s3, [f"p/{n}/_READY" for n in names] + ["p/new-1/_READY", "p/new-2/x.mp4"])
+    source = S3ShardSource(s3.client, f"s3://{s3.bucket}/p", Scratch(tmp_path, 1 << 20))
+    heads = _count_heads(s3.client)
+    ready, after = source.ready_shards(skip=set(names))
+    assert ready == ["new-1"] and after is None
+    assert sorted(heads) == ["/p/new-1/_READY", "/p/new-2/_READY"]
+    # resuming a sweep after a name lists only what sorts after it
+    ready, _ = source.ready_shards(skip=set(), after="old-298")
+    assert ready == ["old-299"]
+
+
+def test_shard_with_more_than_1000_files_is_listed_whole(s3: S3Env, tmp_path: Path) -> None:
+    keys = [f"big/many/clip {i:04d}.mp4" for i in range(1203)]
+    _put_many(s3, [*keys, "big/many/_READY", "big/many/sub/"], body=b"v")
+    source = S3ShardSource(s3.client, f"s3://{s3.bucket}/big/", Scratch(tmp_path, 1 << 20))
+    files = source.list_files("many")
+    assert len(files) == 1203  # neither the marker nor the folder placeholder
+    assert files[0].uri == f"s3://{s3.bucket}/big/many/clip 0000.mp4"
+    assert {f.size for f in files} == {1}
+
+
+def test_scratch_is_bounded_and_refuses_what_cannot_fit(s3: S3Env, tmp_path: Path) -> None:
+    _put_many(s3, [f"s/x/{i}.mp4" for i in range(5)], body=b"a" * 400)
+    s3.client.put_object(Bucket=s3.bucket, Key="s/x/huge.mp4", Body=b"b" * 5000)
+    s3.client.put_object(Bucket=s3.bucket, Key="s/x/gone.mp4", Body=b"c")
+    source = S3ShardSource(s3.client, f"s3://{s3.bucket}/s", Scratch(tmp_path / "scr", 1000))
+    files = source.list_files("x")
+    s3.client.delete_object(Bucket=s3.bucket, Key="s/x/gone.mp4")  # deleted mid-run
+    seen: dict[str, str | None] = {}
+    with source.staged(files) as batches:
+        for batch in batches:
+            on_disk = [p for p in (tmp_path / "scr").rglob("*") if p.is_file()]
+            assert sum(p.stat().st_size for p in on_disk) <= 1000
+            for staged in batch:
+                if staged.path is not None:
+                    assert staged.path.read_bytes() == b"a" * 400
+                seen[staged.file.rel] = staged.problem
+    assert set(seen) == {"0.mp4", "1.mp4", "2.mp4", "3.mp4", "4.mp4", "huge.mp4", "gone.mp4"}
+    assert seen["huge.mp4"] is not None and "scratch area" in seen["huge.mp4"]
+    assert seen["gone.mp4"] is not None and seen["gone.mp4"].startswith("download failed")
+    assert all(seen[f"{i}.mp4"] is None for i in range(5))
+    assert list((tmp_path / "scr").iterdir()) == []
+
+
+def test_scratch_is_removed_when_the_reader_fails(s3: S3Env, tmp_path: Path) -> None:
+    s3.client.put_object(Bucket=s3.bucket, Key="f/y/a.mp4", Body=b"a")
+    source = S3ShardSource(s3.client, f"s3://{s3.bucket}/f", Scratch(tmp_path / "scr", 1000))
+    with pytest.raises(RuntimeError, match="reader broke"):
+        with source.staged(source.list_files("y")) as batches:
+            for _ in batches:
+                raise RuntimeError("reader broke")
+    assert list((tmp_path / "scr").iterdir()) == []
