@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 READY_MARKER = "_READY"
+# ShardFile.problem of a link whose target lies outside the shard (admission: outside_shard)
+ESCAPES_SHARD = "symlink points outside the shard"
 # Use with fullmatch: "$" alone would also accept a name ending in a newline.
 SHARD_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -71,7 +73,7 @@ def list_shard_files(folder: Path) -> list[ShardFile]:
             if full.is_symlink():
                 target = full.resolve()
                 if not target.is_relative_to(root):
-                    problem = "symlink points outside the shard"
+                    problem = ESCAPES_SHARD
                 elif not target.is_file():
                     problem = "symlink to something that is not a file"
             files.append(ShardFile(rel, full, problem))

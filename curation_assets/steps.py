@@ -15,7 +15,7 @@ from curation_assets.media.clips import clip_id, plan_clips
 from curation_assets.media.decode import save_samples, single_pass
 from curation_assets.media.isolation import Failed, run_isolated
 from curation_assets.media.probe import Probe, admission_reason, probe_file
-from curation_assets.shards import video_id_for
+from curation_assets.shards import ESCAPES_SHARD, video_id_for
 from curation_assets.storage.sources import LocalShardSource, ShardSource, SourceFile
 from curation_assets.vocabulary import SHOT_CLIPS_FILTER, Admission, Clipping, Stage, VideoStatus
 
@@ -47,7 +47,8 @@ def admit_shard(
     to_probe = []
     for f in files:
         if f.problem:
-            rows[f.rel] = _video_row(shard, f.rel, f.uri, None, Admission.UNREADABLE, f.problem)
+            refused = _refusal(f.problem)
+            rows[f.rel] = _video_row(shard, f.rel, f.uri, None, refused, f.problem)
         else:
             to_probe.append(f)
     timeout = cfg.admission.probe_timeout_s
@@ -78,6 +79,11 @@ def admit_shard(
                 done += 1
                 progress(done, len(to_probe), f.rel)
     return [rows[f.rel] for f in files if f.rel in rows]
+
+
+def _refusal(problem: str) -> Admission:
+    """Why a file that must not be opened is refused: its link escapes the shard, or else."""
+    return Admission.OUTSIDE_SHARD if problem == ESCAPES_SHARD else Admission.UNREADABLE
 
 
 def _video_row(shard, rel, uri: str, probe: Probe | None, reason, detail) -> dict:

@@ -21,6 +21,8 @@ class Admission(StrEnum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
     TOO_SMALL = "too_small"
+    # A link leading out of its shard folder: refused unopened, whatever it points at.
+    OUTSIDE_SHARD = "outside_shard"
 
 
 class Clipping(StrEnum):

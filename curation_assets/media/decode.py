@@ -184,12 +184,14 @@ def single_pass(
         bgr = None
         next_rgb = next_grey = 0.0
         t0 = 0.0
+        last_ticks = 0  # the last frame's own duration, in time-base ticks (0: unknown)
         error = None
         rgb_step, grey_step = 1.0 / samples.rgb_fps, 1.0 / samples.grey_fps
         try:
             for index, frame in enumerate(container.decode(stream)):
                 pts = frame.pts
                 t = pts * tb_num / tb_den if pts is not None else index / fps
+                last_ticks = frame.duration or 0
                 if small is None:
                     t0 = t
                     size = _scaled(frame.width, frame.height, samples.analysis_short_side)
@@ -228,7 +230,9 @@ def single_pass(
             for name, detector in detectors:
                 found[name].extend(tc.frame_num for tc in detector.post_process(last))
         frame_times = np.asarray(times, dtype=np.float64)
-        end_s = float(frame_times[-1] + 1.0 / fps) if frames else 0.0
+        # Variable frame rate: the last frame lasts what the container says, not 1 / mean rate.
+        last_s = last_ticks * tb_num / tb_den if last_ticks > 0 else 1.0 / fps
+        end_s = float(frame_times[-1] + last_s) if frames else 0.0
         min_gap = max(1, int(round(shots.min_shot_s * fps)))
         by_detector = {k: sorted({c for c in v if 0 < c < frames}) for k, v in found.items()}
         luma_delta = np.asarray(deltas, dtype=np.float32)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
+import av.logging
 
 from curation_assets.config import AdmissionConfig
 from curation_assets.vocabulary import Admission
@@ -16,6 +18,12 @@ from curation_assets.vocabulary import Admission
 _MAX_PACKETS_FOR_FIRST_FRAME = 600
 # The tail check reads packets (no decoding) from the last keyframe before the declared end.
 _MAX_PACKETS_FOR_TAIL = 100_000
+# A header may claim any frame size; decoding one frame of it allocates that much. 8192x8192
+# (twice 8K UHD) is far beyond training video; larger claims are refused before any decoding.
+MAX_PIXELS = 8192 * 8192
+# FFmpeg demuxers that read text as pictures (ANSI art): a text file is not a video.
+_TEXT_FORMATS = {"tty"}
+_TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,26 @@ def probe_file(path: Path | str) -> Probe:
     if size == 0:
         return Probe(str(path), 0, digest, False, error="empty file")
     try:
-        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
-            return _probe_container(path, size, digest, container)
+        with _ffmpeg_errors_in_messages():
+            with av.open(str(path), metadata_errors="ignore") as container:
+                return _probe_container(path, size, digest, container)
     except (av.FFmpegError, UnicodeDecodeError, ValueError, OverflowError, MemoryError) as exc:
         message = str(exc).replace(f": '{path}'", "")  # FFmpeg repeats the path
         return Probe(str(path), size, digest, False, error=f"{type(exc).__name__}: {message}"[:500])
+
+
+@contextmanager
+def _ffmpeg_errors_in_messages():
+    """While FFmpeg logging is on, PyAV appends FFmpeg's last error line to an exception's text
+    (e.g. "Picture size 60000x60000 is invalid" instead of a bare "Invalid data"); the lines are
+    captured here, not printed."""
+    before = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture(local=False):
+            yield
+    finally:
+        av.logging.set_level(before)
 
 
 def _probe_container(path: Path, size: int, digest: str, container) -> Probe:
@@ -85,13 +108,24 @@ def _probe_container(path: Path, size: int, digest: str, container) -> Probe:
         return Probe(readable=True, has_video=False, **base)
     stream = container.streams.video[0]
     ctx = stream.codec_context
+    codec = ctx.codec.canonical_name  # "av1", not the decoder's name ("libdav1d")
+    if base["container_format"] in _TEXT_FORMATS or codec in _TEXT_CODECS:
+        return Probe(readable=False, has_video=False, codec=codec, error="text, not video", **base)
+    if (ctx.width or 0) * (ctx.height or 0) > MAX_PIXELS:
+        return Probe(
+            readable=False,
+            has_video=True,
+            codec=codec,
+            error=f"declared frame size {ctx.width}x{ctx.height} is over {MAX_PIXELS} pixels",
+            **base,
+        )
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else None
     duration = _duration_s(container, stream)
     first = _first_frame(container, stream)
     if first is None:
         return Probe(
-            readable=False, has_video=True, codec=ctx.name, error="no decodable frame", **base
+            readable=False, has_video=True, codec=codec, error="no decodable frame", **base
         )
     rotation = int(round((first.rotation or 0) / 90.0)) * 90 % 360
     coded_w, coded_h = first.width, first.height
@@ -108,7 +142,7 @@ def _probe_container(path: Path, size: int, digest: str, container) -> Probe:
     return Probe(
         readable=True,
         has_video=True,
-        codec=ctx.name,
+        codec=codec,
         pix_fmt=first.format.name,
         coded_width=coded_w,
         coded_height=coded_h,
@@ -187,11 +221,10 @@ def admission_reason(probe: Probe, cfg: AdmissionConfig) -> tuple[Admission | No
     if not probe.has_video:
         kind = "audio only" if probe.has_audio else "no streams"
         return Admission.NO_VIDEO_STREAM, kind
+    fmt = probe.container_format or ""
+    if fmt.endswith("_pipe") or "image2" in fmt:  # a picture: no duration, or one frame's
+        return Admission.TOO_SHORT, f"still image ({fmt})"
     if probe.duration_s is None:
-        if probe.container_format and (
-            probe.container_format.endswith("_pipe") or "image2" in probe.container_format
-        ):
-            return Admission.TOO_SHORT, f"still image ({probe.container_format})"
         return Admission.UNREADABLE, "duration unknown"
     note = ""
     if probe.truncated and probe.declared_duration_s is not None:
