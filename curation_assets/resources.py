@@ -44,6 +44,13 @@ class CurationResource(dg.ConfigurableResource):
             return MirroredLineageStore(layout.lineage_parts, layout.lineage_db, mirror)
         return store_for(self.layout)
 
+    def publish(self, local: Path, rel: str) -> str | None:
+        """Copy an output folder to ``storage.outputs``/``rel`` (None: outputs stay local only)."""
+        outputs = self.config().storage.outputs
+        if not outputs:
+            return None
+        return S3Mirror(self.s3_client(), outputs).sync_dir(local, rel)
+
     def s3_client(self):
         return S3Resource(
             endpoint_url=self.s3_endpoint_url, region_name=self.s3_region_name

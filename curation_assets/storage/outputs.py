@@ -35,6 +35,38 @@ class S3Mirror:
         self.client.upload_file(str(local), self.bucket, f"{self.prefix}{rel}")
         return self.uri(rel)
 
+    def sync_dir(self, local: Path, rel: str) -> str:
+        """Make ``<prefix>/<rel>/`` hold what ``local`` holds; returns its ``s3://`` URI.
+
+        Changed or new files go up first, manifests (``manifest*``) last, so a reader that sees a
+        new manifest finds everything it names; remote files gone locally are removed last.
+        Hidden files (locks, temporaries) are not copied.
+        """
+        root = f"{self.prefix}{rel.strip('/')}/"
+        remote: dict[str, tuple[int, float]] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=root
+        ):
+            for obj in page.get("Contents", []):
+                remote[obj["Key"]] = (obj["Size"], obj["LastModified"].timestamp())
+        files = [
+            p
+            for p in sorted(Path(local).rglob("*"))
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(local).parts)
+        ]
+        files.sort(key=lambda p: p.name.startswith("manifest"))
+        keep = set()
+        for path in files:
+            key = root + path.relative_to(local).as_posix()
+            keep.add(key)
+            stat = path.stat()
+            known = remote.get(key)
+            if known is None or known[0] != stat.st_size or known[1] < stat.st_mtime:
+                self.client.upload_file(str(path), self.bucket, key)
+        for key in sorted(set(remote) - keep):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        return f"s3://{self.bucket}/{root}"
+
     def exists(self, rel: str) -> bool:
         found = self.client.list_objects_v2(
             Bucket=self.bucket, Prefix=f"{self.prefix}{rel}", MaxKeys=1

@@ -220,3 +220,40 @@ def test_scratch_is_removed_when_the_reader_fails(s3: S3Env, tmp_path: Path) -> 
             for _ in batches:
                 raise RuntimeError("reader broke")
     assert list((tmp_path / "scr").iterdir()) == []
+
+
+def test_output_folder_sync_uploads_changes_and_removes_stale_files(
+    home: Path, s3: S3Env, tmp_path: Path
+) -> None:
+    resource = _settings(home, s3, outputs=f"s3://{s3.bucket}/out/")
+    export = tmp_path / "pretrain_720p"
+    (export / "shards").mkdir(parents=True)
+    (export / "shards" / "000000.tar").write_bytes(b"t0")
+    (export / "shards" / "000001.tar").write_bytes(b"t1")
+    (export / "manifest.parquet").write_bytes(b"m1")
+    (export / ".lock").write_text("")
+    uri = resource.publish(export, "exports/pretrain_720p")
+    assert uri == f"s3://{s3.bucket}/out/exports/pretrain_720p/"
+
+    def remote() -> dict[str, bytes]:
+        listed = s3.client.list_objects_v2(Bucket=s3.bucket, Prefix="out/exports/")
+        return {
+            o["Key"].removeprefix("out/exports/pretrain_720p/"): s3.client.get_object(
+                Bucket=s3.bucket, Key=o["Key"]
+            )["Body"].read()
+            for o in listed.get("Contents", [])
+        }
+
+    assert remote() == {
+        "shards/000000.tar": b"t0",
+        "shards/000001.tar": b"t1",
+        "manifest.parquet": b"m1",
+    }
+    # a re-export drops a tar and rewrites the manifest: S3 follows
+    (export / "shards" / "000001.tar").unlink()
+    (export / "manifest.parquet").write_bytes(b"m2-longer")
+    resource.publish(export, "exports/pretrain_720p")
+    assert remote() == {"shards/000000.tar": b"t0", "manifest.parquet": b"m2-longer"}
+    # without storage.outputs nothing leaves the machine
+    local_only = _settings(home, s3)
+    assert local_only.publish(export, "exports/pretrain_720p") is None
