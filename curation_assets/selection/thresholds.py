@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import polars as pl
+
 NOT_SCORED = "not_scored"
 
 
@@ -121,3 +123,129 @@ def decide_all(
     rules: list[FilterRule], scores: Mapping[str, float]
 ) -> list[tuple[FilterRule, Verdict]]:
     return [(rule, rule.decide(scores)) for rule in rules]
+
+
+# -- the same rules over a whole frame at once ---------------------------------------------------
+# Subsets re-select over millions of clips: one Python call per clip and filter would take
+# minutes, so the rules are also compiled to Polars expressions with the same semantics as
+# ``FilterRule.decide`` (tested against it).
+
+
+def _limits_expr(bound: Bound, col: pl.Expr) -> pl.Expr:
+    ok = ~col.is_nan()  # a NaN score fails, like an unparseable one in ``decide``
+    if bound.min is not None:
+        ok = ok & (col >= bound.min)
+    if bound.max is not None:
+        ok = ok & (col <= bound.max)
+    return ok
+
+
+def _margin_expr(bound: Bound, col: pl.Expr) -> pl.Expr:
+    gaps = []
+    if bound.min is not None:
+        gaps.append((col - bound.min) / max(abs(bound.min), 1e-9))
+    if bound.max is not None:
+        gaps.append((bound.max - col) / max(abs(bound.max), 1e-9))
+    return gaps[0] if len(gaps) == 1 else pl.min_horizontal(*gaps)
+
+
+def _first(pairs: list[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr) -> pl.Expr:
+    if not pairs:
+        return otherwise
+    chain = pl.when(pairs[0][0]).then(pairs[0][1])
+    for cond, value in pairs[1:]:
+        chain = chain.when(cond).then(value)
+    return chain.otherwise(otherwise)
+
+
+def decide_frame(rule: FilterRule, frame: pl.DataFrame) -> pl.DataFrame:
+    """``rule`` over every row of ``frame`` (one column per signal; missing column = not
+    measured) -> columns ``passed`` (null = not scored), ``value``, ``threshold``, ``reason``.
+
+    Threshold and reason texts come from a handful of codes (which bound failed, which were
+    measured), so they are built once per rule, not once per row."""
+    k = len(rule.bounds)
+    cols = [
+        pl.col(b.signal).cast(pl.Float64)
+        if b.signal in frame.columns
+        else pl.lit(None, dtype=pl.Float64)
+        for b in rule.bounds
+    ]
+    present = [c.is_not_null() for c in cols]
+    any_present = pl.any_horizontal(*present)
+    texts = {-1: rule.threshold}  # code -> threshold text
+    if rule.any_of:
+        idx = _first([(p, pl.lit(i)) for i, p in enumerate(present)], pl.lit(-1))
+        holds = _first(
+            [(p, _limits_expr(b, c)) for p, b, c in zip(present, rule.bounds, cols, strict=True)],
+            pl.lit(None, dtype=pl.Boolean),
+        )
+        passed = pl.when(any_present).then(holds)
+        value = pl.coalesce(cols)
+        code = idx  # the deciding bound, pass or fail
+        texts |= {i: b.describe() for i, b in enumerate(rule.bounds)}
+    else:
+        fails = [
+            p & ~_limits_expr(b, c) for p, b, c in zip(present, rule.bounds, cols, strict=True)
+        ]
+        any_fail = pl.any_horizontal(*fails)
+        margins = [
+            pl.when(p).then(_margin_expr(b, c))
+            for p, b, c in zip(present, rule.bounds, cols, strict=True)
+        ]
+        closest = pl.min_horizontal(*margins)
+        pass_value = _first(
+            [(m == closest, c) for m, c in zip(margins, cols, strict=True)],
+            pl.lit(None, dtype=pl.Float64),
+        )
+        fail_idx = _first([(f, pl.lit(i)) for i, f in enumerate(fails)], pl.lit(-1))
+        mask = pl.sum_horizontal(*[p.cast(pl.Int64) * (1 << i) for i, p in enumerate(present)])
+        passed = pl.when(any_present).then(~any_fail)
+        value = (
+            pl.when(any_fail)
+            .then(_first(list(zip(fails, cols, strict=True)), pl.lit(None, dtype=pl.Float64)))
+            .otherwise(pass_value)
+        )
+        # codes: -1 none measured, 0..k-1 that bound failed, 1000 + mask: passed with those
+        code = (
+            pl.when(~any_present)
+            .then(pl.lit(-1))
+            .when(any_fail)
+            .then(fail_idx)
+            .otherwise(1000 + mask)
+        )
+        texts |= {i: b.describe() for i, b in enumerate(rule.bounds)}
+        for m in range(1, 1 << k):
+            texts[1000 + m] = " and ".join(
+                b.describe() for i, b in enumerate(rule.bounds) if m >> i & 1
+            )
+    wanted = ", ".join(b.signal for b in rule.bounds)
+    reasons = {0: f"{NOT_SCORED}: no {wanted}", 1: "ok", 2: rule.name}
+    # with_columns broadcasts literals to the frame's height (a rule none of whose signals is a
+    # column of the frame is all literals)
+    out = (
+        frame.with_columns(
+            passed.alias("__passed"),
+            value.fill_nan(None).alias("__value"),
+            code.cast(pl.Int64).alias("__code"),
+        )
+        .select(pl.col("__passed").alias("passed"), pl.col("__value").alias("value"), "__code")
+        .with_columns(
+            pl.when(pl.col("passed").is_null())
+            .then(None)
+            .otherwise(pl.col("value"))
+            .alias("value"),
+            pl.when(pl.col("passed").is_null())
+            .then(0)
+            .when(pl.col("passed"))
+            .then(1)
+            .otherwise(2)
+            .alias("__reason"),
+        )
+    )
+    return out.select(
+        "passed",
+        "value",
+        pl.col("__code").replace_strict(texts, return_dtype=pl.Categorical).alias("threshold"),
+        pl.col("__reason").replace_strict(reasons, return_dtype=pl.Categorical).alias("reason"),
+    )

@@ -1,0 +1,155 @@
+"""UI metadata of subset stages: funnel (table + chart), targets, buckets, score distributions."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import dagster as dg
+import numpy as np
+import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from curation_assets import reports
+from curation_assets.selection.stages import StageSelection
+
+KEY_SIGNALS = ("aesthetic", "technical_quality", "sharpness", "motion_mean", "text_area")
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    return reports.markdown_table([dict(zip(headers, row, strict=True)) for row in rows], headers)
+
+
+def _funnel_md(funnel: pl.DataFrame) -> str:
+    rows = [
+        [
+            r["step"],
+            f"{r['clips']:,}",
+            f"{r['hours']:.2f}",
+            f"{100 * r['share_of_pool']:.1f}%",
+            f"{100 * r['share_of_previous']:.1f}%",
+        ]
+        for r in funnel.iter_rows(named=True)
+    ]
+    return _table(["step", "clips", "hours", "% of pool", "% of previous step"], rows)
+
+
+def funnel_png(funnel: pl.DataFrame, title: str) -> bytes:
+    fig = Figure(figsize=(6.0, 0.28 * funnel.height + 0.9), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    steps = funnel["step"].to_list()[::-1]
+    shares = (funnel["share_of_pool"] * 100).to_list()[::-1]
+    ax.barh(steps, shares, color="#4c78a8")
+    for y, share in enumerate(shares):
+        ax.text(min(share + 1, 92), y, f"{share:.1f}%", va="center", fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of the stage's pool remaining", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout(pad=0.4)
+    buf = BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def distributions_png(pool: pl.DataFrame, members: pl.DataFrame) -> bytes | None:
+    """Selected vs not selected, per key signal present in the pool."""
+    signals = [s for s in KEY_SIGNALS if s in pool.columns and pool[s].drop_nulls().len()]
+    if not signals:
+        return None
+    chosen = pool["clip_id"].is_in(members["clip_id"].implode())
+    fig = Figure(figsize=(3.0 * len(signals), 2.4), dpi=80)
+    FigureCanvasAgg(fig)
+    for i, signal in enumerate(signals, start=1):
+        ax = fig.add_subplot(1, len(signals), i)
+        values = pool[signal].cast(pl.Float64)
+        finite = values.drop_nulls().filter(values.drop_nulls().is_finite())
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.len() else (0.0, 1.0)
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+        for mask, label, colour in ((chosen, "selected", "#4c78a8"), (~chosen, "not", "#e45756")):
+            data = values.filter(mask).drop_nulls().to_numpy()
+            data = data[np.isfinite(data)]
+            if data.size:
+                ax.hist(data, bins=bins, alpha=0.6, label=f"{label} ({data.size})", color=colour)
+        ax.set_title(signal, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    fig.tight_layout(pad=0.4)
+    buf = BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def subset_metadata(selection: StageSelection, pool: pl.DataFrame | None) -> dict:
+    members = selection.members
+    meta = {
+        "dagster/row_count": dg.MetadataValue.int(members.height),
+        "pool_clips": dg.MetadataValue.int(selection.pool_clips),
+        "members": dg.MetadataValue.int(members.height),
+        "hours": dg.MetadataValue.float(round(float(members["duration_s"].sum() or 0) / 3600, 4)),
+        "share_of_pool": dg.MetadataValue.float(
+            round(members.height / selection.pool_clips, 4) if selection.pool_clips else 0.0
+        ),
+        "funnel": dg.MetadataValue.md(_funnel_md(selection.funnel)),
+        "notes": dg.MetadataValue.md(
+            "\n".join(f"- {n}" for n in selection.notes) if selection.notes else "none"
+        ),
+        "thresholds": dg.MetadataValue.json(selection.thresholds),
+    }
+    try:
+        meta["funnel_chart"] = dg.MetadataValue.md(
+            reports.png_markdown(funnel_png(selection.funnel, selection.name), "funnel")
+        )
+    except Exception as exc:  # a picture never fails the asset
+        meta["funnel_chart"] = dg.MetadataValue.text(f"not drawn: {exc}")
+    if selection.allocation is not None:
+        rows = [
+            [
+                o.kind,
+                o.label,
+                o.target,
+                f"{100 * o.achieved:.1f}%",
+                f"{o.selected:,} / {o.available:,}",
+                "yes" if o.met else "NO",
+                o.note,
+            ]
+            for o in selection.allocation.outcomes
+        ]
+        meta["composition"] = dg.MetadataValue.md(
+            _table(
+                ["kind", "label", "target", "achieved", "selected / available", "met", "note"],
+                rows,
+            )
+            if rows
+            else "no targets (caps only)"
+        )
+    buckets = (
+        members.group_by("duration_bucket", "aspect_bucket")
+        .len()
+        .sort("duration_bucket", "aspect_bucket")
+        if members.height
+        else None
+    )
+    if buckets is not None:
+        aspects = sorted(buckets["aspect_bucket"].unique().to_list())
+        table = buckets.pivot("aspect_bucket", index="duration_bucket", values="len").fill_null(0)
+        meta["buckets"] = dg.MetadataValue.md(
+            _table(
+                ["duration", *aspects],
+                [
+                    [r["duration_bucket"], *[str(r.get(a, 0)) for a in aspects]]
+                    for r in table.iter_rows(named=True)
+                ],
+            )
+        )
+    if pool is not None:
+        try:
+            png = distributions_png(pool, members)
+            if png:
+                meta["score_distributions"] = dg.MetadataValue.md(
+                    reports.png_markdown(png, "selected vs not selected")
+                )
+        except Exception as exc:
+            meta["score_distributions"] = dg.MetadataValue.text(f"not drawn: {exc}")
+    return meta
