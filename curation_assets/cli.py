@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from curation_assets.config import Layout
-from curation_assets.shards import READY_MARKER, ShardError, check_shard_name, ingest, is_ready
+from curation_assets.shards import ShardError, check_shard_name, ingest, is_ready
 
 DEMO_SHARD = "demo"
 
@@ -35,6 +35,19 @@ def dagster_home(layout: Layout) -> Path:
     return home
 
 
+def _source(layout: Layout):
+    """Where shards are (``storage.uploads``): the uploads folder or an s3:// prefix."""
+    from curation_assets.config import load_config
+    from curation_assets.storage import shard_source
+
+    def s3_client():
+        import boto3  # endpoint, region, credentials: boto3's settings (AWS_ENDPOINT_URL_S3 ...)
+
+        return boto3.client("s3")
+
+    return shard_source(load_config(layout.home).storage, layout.home, s3_client)
+
+
 def run_shard(shard: str, layout: Layout) -> bool:
     """Materialize every per-shard asset (and its checks) for one shard; True when all passed."""
     import dagster as dg
@@ -44,11 +57,13 @@ def run_shard(shard: str, layout: Layout) -> bool:
     from curation_assets.resources import CurationResource
 
     check_shard_name(shard)
-    folder = layout.shard_uploads(shard)
-    if not folder.is_dir():
-        raise ShardError(f"no shard {shard!r} under {layout.uploads} (use `curate ingest` first)")
-    if not is_ready(folder):
-        raise ShardError(f"shard {shard!r} is not complete yet: {folder / READY_MARKER} is missing")
+    source = _source(layout)
+    if not source.exists(shard):
+        raise ShardError(
+            f"no shard {shard!r} under {source.uploads_uri} (use `curate ingest` first)"
+        )
+    if not source.is_ready(shard):
+        raise ShardError(f"shard {shard!r} is not complete yet: {source.marker(shard)} is missing")
     dagster_home(layout)
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(SHARD_PARTITIONS, [shard])
@@ -73,7 +88,7 @@ def _store(layout: Layout):
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     layout = _layout()
-    target, copied = ingest([Path(p) for p in args.paths], args.shard, layout.uploads)
+    target, copied = _source(layout).ingest([Path(p) for p in args.paths], args.shard)
     print(
         f"{'ingested ' + str(copied) + ' file(s) into' if copied else 'already complete:'} {target}"
     )

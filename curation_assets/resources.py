@@ -7,9 +7,8 @@ from dagster_aws.s3 import S3Resource
 
 from curation_assets.config import CurationConfig, Layout, curation_home, load_config
 from curation_assets.lineage.store import LineageStore
+from curation_assets.storage import ShardSource, shard_source
 from curation_assets.storage.outputs import MirroredLineageStore, S3Mirror
-from curation_assets.storage.scratch import Scratch
-from curation_assets.storage.sources import LocalShardSource, S3ShardSource, ShardSource
 
 
 def store_for(layout: Layout) -> LineageStore:
@@ -58,13 +57,4 @@ class CurationResource(dg.ConfigurableResource):
 
     def source(self) -> ShardSource:
         """Where this data root's shards are: ``storage.uploads`` (local folder or s3://)."""
-        storage, layout = self.config().storage, self.layout
-        if storage.uploads and storage.uploads.startswith("s3://"):
-            scratch_dir = Path(storage.scratch_dir or "scratch").expanduser()
-            scratch = Scratch(layout.home / scratch_dir, storage.scratch_max_mb * 1024 * 1024)
-            return S3ShardSource(
-                self.s3_client(), storage.uploads, scratch, storage.sensor_max_pages
-            )
-        if storage.uploads:
-            return LocalShardSource(layout.home / Path(storage.uploads).expanduser())
-        return LocalShardSource(layout.uploads)
+        return shard_source(self.config().storage, self.layout.home, self.s3_client)

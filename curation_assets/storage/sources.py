@@ -20,7 +20,16 @@ from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from curation_assets.shards import READY_MARKER, SHARD_NAME, list_shard_files, ready_shards
+from curation_assets.shards import (
+    READY_MARKER,
+    SHARD_NAME,
+    ShardError,
+    check_shard_name,
+    ingest,
+    is_ready,
+    list_shard_files,
+    ready_shards,
+)
 from curation_assets.storage.scratch import Scratch
 
 
@@ -45,6 +54,16 @@ class ShardSource(Protocol):
     uploads_uri: str
 
     def exists(self, shard: str) -> bool: ...
+
+    def is_ready(self, shard: str) -> bool: ...
+
+    def marker(self, shard: str) -> str:
+        """Where the shard's ``_READY`` marker is (for messages)."""
+        ...
+
+    def ingest(self, sources: Sequence[Path], shard: str) -> tuple[str, int]:
+        """Copy files/folders into the shard, the marker last; (where, files copied)."""
+        ...
 
     def list_files(self, shard: str) -> list[SourceFile]: ...
 
@@ -85,6 +104,16 @@ class LocalShardSource:
 
     def exists(self, shard: str) -> bool:
         return (self.uploads / shard).is_dir()
+
+    def is_ready(self, shard: str) -> bool:
+        return is_ready(self.uploads / shard)
+
+    def marker(self, shard: str) -> str:
+        return str(self.uploads / shard / READY_MARKER)
+
+    def ingest(self, sources: Sequence[Path], shard: str) -> tuple[str, int]:
+        target, copied = ingest(sources, shard, self.uploads)
+        return str(target), copied
 
     def list_files(self, shard: str) -> list[SourceFile]:
         return [
@@ -128,6 +157,49 @@ class S3ShardSource:
             Bucket=self.bucket, Prefix=self._shard_prefix(shard), MaxKeys=1
         )
         return page.get("KeyCount", 0) > 0
+
+    def is_ready(self, shard: str) -> bool:
+        return self._is_ready(shard)
+
+    def marker(self, shard: str) -> str:
+        return self.uri(f"{self._shard_prefix(shard)}{READY_MARKER}")
+
+    def ingest(self, sources: Sequence[Path], shard: str) -> tuple[str, int]:
+        """Upload files/folders under ``<prefix>/<shard>/``, then put ``_READY`` (never before).
+
+        A complete shard is never changed: ingesting the same files again copies nothing,
+        different ones are refused (use a new shard name).
+        """
+        check_shard_name(shard)
+        plan: list[tuple[Path, str]] = []
+        for source in map(Path, sources):
+            if not source.exists():
+                raise ShardError(f"no such file or folder: {source}")
+            if source.is_dir():
+                for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                    plan.append((path, path.relative_to(source).as_posix()))
+            else:
+                plan.append((source, source.name))
+        plan = [(src, rel) for src, rel in plan if rel != READY_MARKER]
+        if not plan:
+            raise ShardError("nothing to ingest: no files found")
+        if len({rel for _, rel in plan}) != len(plan):
+            raise ShardError("two sources would land on the same file name in the shard")
+        where = self.uri(self._shard_prefix(shard))
+        if self.is_ready(shard):
+            remote = {f.rel: f.size for f in self.list_files(shard)}
+            changed = [rel for src, rel in plan if remote.get(rel) != src.stat().st_size]
+            if changed:
+                raise ShardError(
+                    f"shard {shard!r} is already complete; ingest new files under a new shard "
+                    f"name ({len(changed)} file(s) differ)"
+                )
+            return where, 0
+        for src, rel in plan:
+            self.client.upload_file(str(src), self.bucket, f"{self._shard_prefix(shard)}{rel}")
+        key = f"{self._shard_prefix(shard)}{READY_MARKER}"
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=b"")
+        return where, len(plan)
 
     def list_files(self, shard: str) -> list[SourceFile]:
         """Every object of the shard but its marker, sorted; pages of 1000 are followed."""

@@ -144,9 +144,7 @@ def test_shard_without_ready_is_left_until_its_marker_lands(home: Path, s3: S3En
         assert sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS)) == ["done", "writing"]
 
 
-def test_sensor_pages_through_more_than_1000_shards_with_its_cursor(
-    home: Path, s3: S3Env
-) -> None:
+def test_sensor_pages_through_more_than_1000_shards_with_its_cursor(home: Path, s3: S3Env) -> None:
     resource = _settings(home, s3, uploads=f"s3://{s3.bucket}/up", sensor_max_pages=1)
     names = [f"shard-{i:04d}" for i in range(1005)]
     _put_many(s3, [f"up/{n}/_READY" for n in names])
@@ -257,3 +255,38 @@ def test_output_folder_sync_uploads_changes_and_removes_stale_files(
     # without storage.outputs nothing leaves the machine
     local_only = _settings(home, s3)
     assert local_only.publish(export, "exports/pretrain_720p") is None
+
+
+def test_curate_ingest_and_run_checks_on_s3(
+    home: Path, s3: S3Env, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from curation_assets.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.endpoint)  # the CLI uses boto3's own settings
+    _settings(home, s3, uploads=f"s3://{s3.bucket}/in")
+    batch = tmp_path / "batch"
+    (batch / "day 1").mkdir(parents=True)
+    (batch / "a.mp4").write_bytes(b"aaaa")
+    (batch / "day 1" / "b.mp4").write_bytes(b"bb")
+    (batch / "_READY").write_text("")  # a finished folder's own marker is not copied
+
+    assert main(["run", "--shard", "b1"]) == 2
+    assert f"no shard 'b1' under s3://{s3.bucket}/in/" in capsys.readouterr().err
+    s3.client.put_object(Bucket=s3.bucket, Key="in/b1/partial.mp4", Body=b"x")
+    assert main(["run", "--shard", "b1"]) == 2
+    assert f"s3://{s3.bucket}/in/b1/_READY is missing" in capsys.readouterr().err
+
+    assert main(["ingest", str(batch), "--shard", "b2"]) == 0
+    assert f"ingested 2 file(s) into s3://{s3.bucket}/in/b2/" in capsys.readouterr().out
+    listed = s3.client.list_objects_v2(Bucket=s3.bucket, Prefix="in/b2/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        "in/b2/_READY",
+        "in/b2/a.mp4",
+        "in/b2/day 1/b.mp4",
+    ]
+    # again: nothing to copy; changed content: refused, the complete shard is left alone
+    assert main(["ingest", str(batch), "--shard", "b2"]) == 0
+    assert "already complete" in capsys.readouterr().out
+    (batch / "a.mp4").write_bytes(b"changed!")
+    assert main(["ingest", str(batch), "--shard", "b2"]) == 2
+    assert "1 file(s) differ" in capsys.readouterr().err
