@@ -134,7 +134,7 @@ def _analyse(job: _PassJob) -> dict:
     result = single_pass(job.path, job.cfg.shots, job.cfg.samples, job.rotation)
     if result.frames:
         save_samples(Path(job.samples_path), result, job.cfg.samples.rgb_jpeg_quality)
-    plans = plan_clips(result.frame_times, result.end_s, result.cuts, job.cfg.clips)
+    plans = plan_clips(result.frame_times, result.end_s, result.cuts, job.cfg.clips, result.gaps)
     return {"result": result, "plans": plans}
 
 
@@ -272,7 +272,7 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
             **base,
             "status": "failed" if failed else "ok",
             "reason": Clipping.DECODE_FAILED.value if result.error else None,
-            "detail": result.error,
+            "detail": result.error or result.damage,
             "frames": result.frames,
             "decoded_s": round(result.end_s, 6),
             "cuts": len(result.cuts),

@@ -47,6 +47,7 @@ class Case:
     # clip durations in order; None: one clip, from 0.25 s to wherever decoding really ended
     clips_s: tuple[float, ...] | None = ()
     decode_reason: str | None = None  # decode_passes.reason, when the pass itself fails
+    decode_detail: str | None = None  # a part of decode_passes.detail, when the pass notes one
 
 
 def _spec(seconds: float = 5.0, **kw) -> VideoSpec:
@@ -112,6 +113,36 @@ def write_absurd_duration(path: Path) -> Path:
     at = data.find(b"\x44\x89\x88")  # EBML Duration element, 8-byte float
     assert at > 0, "no 8-byte Duration element in the Matroska header"
     struct.pack_into(">d", data, at + 3, 1e12 * 1000)  # in TimecodeScale units (ms)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_damaged(path: Path) -> Path:
+    """10 s, a keyframe every second; the payload of frames 40-41 (3.33-3.5 s) is overwritten.
+
+    The decoder rejects the damaged packets; the frames after them up to the next keyframe
+    (4 s) would show the damage, so only 0-3.33 s and 4-10 s are good footage.
+    """
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {
+            "preset": "ultrafast",
+            "x264-params": f"keyint={FPS}:min-keyint={FPS}:scenecut=0",
+        }
+        for i, image in enumerate(render_shot(Shot(10.0, "pan_right"), 4, 10 * FPS, W, H, FPS)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data = bytearray(path.read_bytes())
+    noise = np.random.default_rng(1)
+    for pos, size in packets[40:42]:  # keep each packet's length field and NAL header
+        data[pos + 8 : pos + size] = noise.bytes(size - 8)
     path.write_bytes(bytes(data))
     return path
 
@@ -190,6 +221,10 @@ def build_corpus(shard: Path, outside: Path) -> list[Case]:
         write_video(_spec(codec=codec, pix_fmt=pix_fmt), shard / name)
         add(kind, name, "admitted", None, f"{tag} 5.00 s", tag, pix_fmt, (W, H), (4.75,))
 
+    write_damaged(shard / "damaged middle.mp4")
+    add("damaged_middle", "damaged middle.mp4", "admitted", None, f"{W}x{H} h264 10.00 s", "h264",
+        "yuv420p", (W, H), (5.75,), decode_detail="damaged packet(s)")  # fmt: skip
+
     write_video(_spec(1 / FPS), shard / "single frame.mp4")
     add("single_frame", "single frame.mp4", "rejected", "too_short", "0.08 s < 4 s")
 
@@ -266,6 +301,7 @@ KINDS = (
     "hevc_ten_bit",
     "vp9",
     "av1",
+    "damaged_middle",
     "single_frame",
     "huge_declared_size",
     "large_declared_size",

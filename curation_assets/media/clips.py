@@ -52,9 +52,18 @@ def kept_window_indices(count: int, keep: int) -> list[int]:
 
 
 def plan_clips(
-    frame_times: np.ndarray, end_s: float, cuts: list[int], cfg: ClipsConfig
+    frame_times: np.ndarray,
+    end_s: float,
+    cuts: list[int],
+    cfg: ClipsConfig,
+    gaps: dict[int, float] | None = None,
 ) -> list[ShotPlan]:
-    """Split a decoded video at its cuts and cut each shot into clip windows on frame boundaries."""
+    """Split a decoded video at its cuts and cut each shot into clip windows on frame boundaries.
+
+    ``gaps`` maps a cut (the first frame after a skipped damaged stretch) to where that stretch
+    began: the shot before it ends there, not at the next decoded frame.
+    """
+    gaps = gaps or {}
     frames = len(frame_times)
     if frames == 0:
         return []
@@ -64,11 +73,15 @@ def plan_clips(
     times = np.append(frame_times, end_s)
     plans: list[ShotPlan] = []
     for index, (first, stop) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        shot_start, shot_end = float(times[first]), float(times[stop])
-        lo = int(np.searchsorted(times, shot_start + cfg.trim_after_cut_s - 1e-9, side="left"))
-        hi = int(np.searchsorted(times, shot_end - cfg.trim_before_cut_s + 1e-9, side="right")) - 1
-        lo, hi = max(lo, first), min(hi, stop)
-        usable = float(times[hi] - times[lo]) if hi > lo else 0.0
+        # times of this shot's frames, then of its end (index ``stop``)
+        shot = times[first : stop + 1].copy()
+        if stop in gaps:
+            shot[-1] = gaps[stop]
+        shot_start, shot_end = float(shot[0]), float(shot[-1])
+        lo = first + int(np.searchsorted(shot, shot_start + cfg.trim_after_cut_s - 1e-9, "left"))
+        hi = first + int(np.searchsorted(shot, shot_end - cfg.trim_before_cut_s + 1e-9, "right"))
+        lo, hi = max(lo, first), min(hi - 1, stop)
+        usable = float(shot[hi - first] - shot[lo - first]) if hi > lo else 0.0
         if usable + 1e-9 < cfg.min_s:
             plans.append(
                 ShotPlan(
@@ -87,11 +100,13 @@ def plan_clips(
         keep = kept_window_indices(count, cfg.max_clips_per_shot)
         windows = []
         for w in keep:
-            start, end = times[lo] + usable * w / count, times[lo] + usable * (w + 1) / count
-            a = int(np.searchsorted(times, start - 1e-9, side="left"))  # first frame at/after
-            b = int(np.searchsorted(times, end + 1e-9, side="right")) - 1  # last at/before
+            base = shot[lo - first]
+            start, end = base + usable * w / count, base + usable * (w + 1) / count
+            a = first + int(np.searchsorted(shot, start - 1e-9, "left"))  # first frame at/after
+            b = first + int(np.searchsorted(shot, end + 1e-9, "right")) - 1  # last at/before
             a, b = max(a, lo), min(b, hi)
-            windows.append(Window(round(float(times[a]), 6), round(float(times[b]), 6), a, b))
+            w_start, w_end = float(shot[a - first]), float(shot[b - first])
+            windows.append(Window(round(w_start, 6), round(w_end, 6), a, b))
         dropped = count - len(keep)
         plans.append(
             ShotPlan(

@@ -57,6 +57,9 @@ class PassResult:
     samples: FrameSamples
     elapsed_s: float
     error: str | None = None  # set when decoding stopped early; what was read is kept
+    damage: str | None = None  # set when damaged stretches were skipped (see ``_frames``)
+    # first frame after a skipped stretch -> where the stretch began (end of the frame before)
+    gaps: dict[int, float] = field(default_factory=dict)
 
 
 def _even(value: float) -> int:
@@ -66,6 +69,56 @@ def _even(value: float) -> int:
 def _scaled(width: int, height: int, short_side: int) -> tuple[int, int]:
     scale = min(1.0, short_side / min(width, height))
     return _even(width * scale), _even(height * scale)
+
+
+# A file with more damaged packets than this is not worth reading on: the pass stops there.
+_MAX_DAMAGED_PACKETS = 50
+
+
+@dataclass
+class _Damage:
+    packets: int = 0
+    frames_dropped: int = 0
+    resumes: list[int] = field(default_factory=list)  # first frame index after each gap
+    first_error: str | None = None
+
+    def note(self) -> str | None:
+        if not self.packets:
+            return None
+        return (
+            f"skipped {self.packets} damaged packet(s) and {self.frames_dropped} frame(s) up to "
+            f"the next keyframe, {len(self.resumes)} resume(s) made cuts; {self.first_error}"
+        )
+
+
+def _frames(container, stream, damage: _Damage):
+    """Decoded frames of ``stream``, going on past damage instead of ending the pass there.
+
+    A packet the decoder rejects as invalid data (a bad sector, a botched copy) is skipped, and
+    so is every frame up to the next keyframe, since they would show the damage. The first frame
+    after such a gap starts a new shot, so no clip spans it.
+    """
+    yielded, skipping = 0, False
+    for packet in container.demux(stream):
+        try:
+            decoded = packet.decode()
+        except av.error.InvalidDataError as exc:
+            damage.packets += 1
+            damage.first_error = damage.first_error or f"{type(exc).__name__}: {exc}"[:300]
+            if damage.packets > _MAX_DAMAGED_PACKETS:
+                raise
+            skipping = True
+            continue
+        for frame in decoded:
+            if skipping:
+                if not frame.key_frame:
+                    damage.frames_dropped += 1
+                    continue
+                skipping = False
+                if yielded:
+                    damage.resumes.append(yielded)
+            yield frame
+            yielded += 1
 
 
 def _make_detectors(cfg: ShotsConfig, fps: float) -> dict[str, object]:
@@ -186,11 +239,16 @@ def single_pass(
         t0 = 0.0
         last_ticks = 0  # the last frame's own duration, in time-base ticks (0: unknown)
         error = None
+        damage = _Damage()
+        gaps: dict[int, float] = {}
         rgb_step, grey_step = 1.0 / samples.rgb_fps, 1.0 / samples.grey_fps
         try:
-            for index, frame in enumerate(container.decode(stream)):
+            for index, frame in enumerate(_frames(container, stream, damage)):
                 pts = frame.pts
                 t = pts * tb_num / tb_den if pts is not None else index / fps
+                if damage.resumes and damage.resumes[-1] == index:
+                    before = last_ticks * tb_num / tb_den if last_ticks > 0 else 1.0 / fps
+                    gaps[index] = times[-1] + before
                 last_ticks = frame.duration or 0
                 if small is None:
                     t0 = t
@@ -239,6 +297,9 @@ def single_pass(
         cuts = merge_cuts(by_detector.values(), min_gap)
         if shots.confirm_ratio:
             cuts = confirm_cuts(cuts, luma_delta, shots.confirm_ratio)
+        # a resume after damage is always a cut; a detector's cut next to it is the same edge
+        resumes = [c for c in damage.resumes if 0 < c < frames]
+        cuts = sorted({*resumes, *(c for c in cuts if all(abs(c - r) >= min_gap for r in resumes))})
         return PassResult(
             frames=frames,
             fps=fps,
@@ -250,6 +311,8 @@ def single_pass(
             samples=result,
             elapsed_s=time.perf_counter() - started,
             error=error,
+            damage=damage.note(),
+            gaps={i: g for i, g in gaps.items() if i in cuts},
         )
     finally:
         container.close()
