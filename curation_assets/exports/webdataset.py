@@ -490,14 +490,15 @@ def _manifest(members: pl.DataFrame, shards: list[_Shard], results: dict[str, di
     order = [c.row["clip_id"] for s in shards for c in s.clips]
     out = pl.DataFrame(
         {
-            "clip_id": order,
+            "clip_id": pl.Series(order, dtype=pl.String),
             **{
                 col: pl.Series([results[cid].get(col) for cid in order], dtype=dtype)
                 for col, dtype in _OUTPUT_COLUMNS.items()
             },
         }
     )
-    ordered = pl.DataFrame({"clip_id": order}).join(members, on="clip_id", how="left")
+    ids = pl.DataFrame({"clip_id": pl.Series(order, dtype=pl.String)})
+    ordered = ids.join(members, on="clip_id", how="left")
     return ordered.join(out, on="clip_id", how="left").select(
         pl.lit(subset).alias("subset"), pl.all()
     )

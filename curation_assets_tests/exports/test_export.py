@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -269,3 +270,35 @@ def test_bad_specs_and_members_are_refused_clearly(tmp_path: Path, sources) -> N
         export_subset(members_frame(rows).drop("caption"), tmp_path / "x", SPEC)
     with pytest.raises(ValueError, match="more than once"):
         export_subset(members_frame([rows[0], rows[0]]), tmp_path / "x", SPEC)
+
+
+def test_caption_change_repacks_without_re_encoding(tmp_path: Path, sources) -> None:
+    rows = _rows(sources)[:3]
+    out = tmp_path / "export"
+    export_subset(members_frame(rows), out, SPEC)
+    rows[2] = {**rows[2], "caption": "a better caption"}
+    report = export_subset(members_frame(rows), out, SPEC)
+    assert (report.exported, report.reused, report.skipped) == (0, 1, 2)
+    assert [p.name for p in report.tars_written] == ["pretrain_test-000001.tar"]
+    key = read_manifest(out).filter(pl.col("caption") == "a better caption")["key"][0]
+    assert _tar_members(out / "pretrain_test-000001.tar")[f"{key}.txt"] == b"a better caption"
+
+
+def test_empty_selection_gives_an_empty_manifest_and_no_shards(tmp_path: Path, sources) -> None:
+    out = tmp_path / "export"
+    export_subset(members_frame(_rows(sources)[:1]), out, SPEC)
+    empty = members_frame(_rows(sources)[:1]).clear()
+    report = export_subset(empty, out, SPEC)
+    assert report.clips_total == 0 and report.tar_paths == [] and len(report.tars_removed) == 1
+    assert read_manifest(out).height == 0 and not list(out.glob("*.tar"))
+
+
+def test_two_exports_of_one_directory_at_once_end_consistent(tmp_path: Path, sources) -> None:
+    members = members_frame(_rows(sources)[:3])
+    out = tmp_path / "export"
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: export_subset(members, out, SPEC), range(2)))
+    # the lock serialises them: one encodes everything, the other finds it done
+    assert sorted(r.exported for r in reports) == [0, 3]
+    manifest = read_manifest(out)
+    assert manifest.height == 3 and set(manifest["status"]) == {"ok"}

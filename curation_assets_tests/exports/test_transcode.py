@@ -86,6 +86,22 @@ def test_rotated_sources_come_out_upright(tmp_path: Path, rotation: int) -> None
     assert (width, height, frame_rotation) == (160, 90, 0)
 
 
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_border_crop_on_a_rotated_source_is_in_display_pixels(tmp_path: Path, rotation) -> None:
+    src = write_pattern_video(tmp_path / f"c{rotation}.mp4", 24, 320, 180, 24, rotation)
+    out = transcode_clip(src, 0.0, 0.5, crop=(0, 0, 160, 180), aspect=8 / 9)
+    assert (out.width, out.height) == (160, 180)
+    with av.open(io.BytesIO(out.data)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="gray")
+    assert first[2:18, :].mean() > 200  # the white left half of the orientation band only
+
+
+def test_odd_sized_source_gives_even_output(tmp_path: Path) -> None:
+    src = write_pattern_video(tmp_path / "odd.mp4", 24, 322, 182, 24)
+    out = transcode_clip(src, 0.0, 1.0, crop=(1, 1, 319, 179))
+    assert (out.width % 2, out.height % 2) == (0, 0) and out.frames == 24
+
+
 def test_portrait_phone_video_to_a_9_16_bucket(tmp_path: Path) -> None:
     spec = synthetic.VideoSpec("phone.mp4", (synthetic.Shot(3.0, "pan_right"),), 180, 320, 24)
     src = synthetic.write_video(spec, tmp_path / "phone.mp4")
