@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+import av
+
 from curation_assets.vocabulary import ExportFailure
 
 DEFAULT_ASPECT_RATIOS: Mapping[str, float] = MappingProxyType(
@@ -42,6 +44,12 @@ class ExportSpec:
             raise ValueError(f"short_side must be >= 16 px, got {self.short_side}")
         if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"fps must be positive, got {self.fps}")
+        try:
+            encoder = av.codec.Codec(self.codec, "w")
+        except (av.FFmpegError, ValueError) as exc:
+            raise ValueError(f"codec {self.codec!r} has no encoder in this FFmpeg") from exc
+        if encoder.type != "video":
+            raise ValueError(f"codec {self.codec!r} is not a video codec")
         if not 0 <= self.crf <= 51:
             raise ValueError(f"crf must be within 0..51, got {self.crf}")
         for name, ratio in self.aspect_ratios.items():
@@ -80,8 +88,9 @@ class ClipFailure:
 
 @dataclass
 class ExportReport:
-    """Counts are clips. ``exported``: encoded in this run; ``reused``: packed again from a
-    previous shard without re-encoding; ``skipped``: in shards that were already complete."""
+    """Counts are clips. ``exported``: cut and encoded in this run; ``reused``: taken from a
+    previous run's shards without re-encoding (encoded bytes, or the recorded failure of an
+    unchanged clip); ``skipped``: in shards that were already complete and left untouched."""
 
     subset: str
     out_dir: Path

@@ -228,8 +228,8 @@ def transcode_clip(
 ) -> Transcoded:
     """Cut ``[start_s, end_s)`` (pass time axis) upright, cropped, scaled and re-timed to MP4.
 
-    Raises ``TranscodeError`` for a source that cannot be read or cut; ``ValueError`` for bad
-    arguments.
+    Audio is not kept (training clips are silent). Raises ``TranscodeError`` for a source that
+    cannot be read or cut; ``ValueError`` for bad arguments.
     """
     if not end_s > start_s:
         raise ValueError(f"empty range [{start_s}, {end_s})")
@@ -240,84 +240,104 @@ def transcode_clip(
         container = av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise TranscodeError("unreadable", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    target = _Target(crop, aspect, short_side, fps, codec, crf, preset)
     try:
         if not container.streams.video:
             raise TranscodeError("unreadable", "no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        src_rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        src_rate = Fraction(src_rate.numerator, src_rate.denominator)
         t0 = _first_pts(container, stream)
         if t0 is None:
             raise TranscodeError("unreadable", "no decodable frame")
-        out_rate = output_rate(src_rate, fps)
-        return _encode(
-            container, stream, path, start_s, end_s, t0, src_rate, out_rate,
-            crop, aspect, short_side, codec, crf, preset, tmp_dir,
-        )  # fmt: skip
+        return _cut(container, stream, t0, start_s, end_s, target, tmp_dir)
     except (av.FFmpegError, OverflowError, MemoryError) as exc:
         raise TranscodeError("decode_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
     finally:
         container.close()
 
 
-def _encode(
-    container, stream, path, start_s, end_s, t0, src_rate, out_rate,
-    crop, aspect, short_side, codec, crf, preset, tmp_dir,
-) -> Transcoded:  # fmt: skip
-    eps = 0.5 / float(src_rate)
-    resample = out_rate < src_rate
+@dataclass(frozen=True)
+class _Target:
+    crop: tuple[int, int, int, int] | None
+    aspect: float | None
+    short_side: int | None
+    fps: float | None
+    codec: str
+    crf: int
+    preset: str
+
+
+def _picked(timed, start_s: float, end_s: float, eps: float, out_rate: Fraction | None):
+    """Yield ``(t, frame, repeats)``: every frame once when ``out_rate`` is None, else for each
+    output tick ``k / out_rate`` the source frame nearest in time (ticks inside the clip)."""
+    if out_rate is None:
+        for t, frame in timed:
+            yield t, frame, 1
+        return
     out_dt = 1.0 / float(out_rate)
-    n_max = math.ceil((end_s - start_s) * float(out_rate) - 1e-9)
+    ticks = math.ceil((end_s - start_s) * float(out_rate) - 1e-9)
+    given = 0
+
+    def until(limit: float) -> int:
+        n = 0
+        while given + n < ticks and (given + n) * out_dt < limit - 1e-9:
+            n += 1
+        return n
+
+    held = None
+    for t, frame in timed:
+        if held is not None:
+            n = until((held[0] + t) / 2 - start_s)
+            if n:
+                yield held[0], held[1], n
+                given += n
+        held = (t, frame)
+    if held is not None:
+        # the last frame is held to the clip's end, unless the source ended early
+        ended_early = held[0] < end_s - 3 * eps
+        n = until(held[0] - start_s + eps if ended_early else end_s - start_s)
+        if n:
+            yield held[0], held[1], n
+
+
+def _cut(container, stream, t0: int, start_s: float, end_s: float, target: _Target, tmp_dir):
+    src_rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    src_rate = Fraction(src_rate.numerator, src_rate.denominator)
+    out_rate = output_rate(src_rate, target.fps)
+    eps = 0.5 / float(src_rate)
+    read = [0, None]  # source frames inside the range, time of the first
+
+    def timed():
+        for t, frame in _frames_in(container, stream, start_s, end_s, t0, eps):
+            read[0] += 1
+            read[1] = t if read[1] is None else read[1]
+            yield t, frame
+
     fd, tmp_name = tempfile.mkstemp(prefix=".transcode-", suffix=".mp4.tmp", dir=tmp_dir)
     os.close(fd)
-    converter = None
-    geometry = None
-    written = 0
-    used = 0
-    first_t = None
+    geometry, ost, written = None, None, 0
     try:
         with av.open(tmp_name, "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            ost = None
-
-            def emit(frame: av.VideoFrame) -> None:
-                nonlocal written
-                frame.pts = written
-                frame.time_base = 1 / out_rate
-                for packet in ost.encode(frame):
-                    out.mux(packet)
-                written += 1
-
-            held = None  # (t, source frame, converted frame or None): nearest-frame picking
-            for t, frame in _frames_in(container, stream, start_s, end_s, t0, eps):
-                if converter is None:
+            picks = _picked(timed(), start_s, end_s, eps, out_rate if out_rate < src_rate else None)
+            for _, frame, repeats in picks:
+                if ost is None:
                     rotation = int(round((frame.rotation or 0) / 90.0)) * 90 % 360
-                    disp = (
+                    w, h = (
                         (frame.height, frame.width)
                         if rotation % 180
                         else (frame.width, frame.height)
                     )
-                    geometry = plan_geometry(*disp, crop=crop, aspect=aspect, short_side=short_side)
-                    converter = _Converter(geometry, rotation)
-                    ost = out.add_stream(codec, rate=out_rate)
+                    geometry = plan_geometry(w, h, target.crop, target.aspect, target.short_side)
+                    convert = _Converter(geometry, rotation)
+                    ost = out.add_stream(target.codec, rate=out_rate)
                     ost.width, ost.height, ost.pix_fmt = geometry.width, geometry.height, "yuv420p"
-                    ost.options = {"crf": str(crf), "preset": preset}
-                    first_t = t
-                used += 1
-                if not resample:
-                    emit(converter(frame))
-                    continue
-                if held is not None:
-                    boundary = (held[0] + t) / 2 - start_s
-                    while written < n_max and written * out_dt < boundary - 1e-9:
-                        held = _emit_held(held, converter, emit)
-                held = (t, frame, None)
-            if resample and held is not None:
-                # the last frame is held to the clip's end, unless the source ended early
-                ended_early = held[0] < end_s - 3 * eps
-                cover = held[0] - start_s + eps if ended_early else end_s - start_s
-                while written < n_max and written * out_dt < cover - 1e-9:
-                    held = _emit_held(held, converter, emit)
+                    ost.options = {"crf": str(target.crf), "preset": target.preset}
+                converted = convert(frame)
+                for _ in range(repeats):
+                    converted.pts, converted.time_base = written, 1 / out_rate
+                    for packet in ost.encode(converted):
+                        out.mux(packet)
+                    written += 1
             if ost is not None:
                 for packet in ost.encode():
                     out.mux(packet)
@@ -333,14 +353,6 @@ def _encode(
         width=geometry.width,
         height=geometry.height,
         duration_s=written / float(out_rate),
-        source_frames=used,
-        first_source_s=float(first_t),
+        source_frames=read[0],
+        first_source_s=float(read[1]),
     )
-
-
-def _emit_held(held, converter, emit):
-    t, frame, converted = held
-    if converted is None:
-        converted = converter(frame)
-    emit(converted)
-    return (t, frame, converted)

@@ -265,6 +265,10 @@ def test_bad_specs_and_members_are_refused_clearly(tmp_path: Path, sources) -> N
         ExportSpec("Bad Name!")
     with pytest.raises(ValueError, match="clips_per_tar"):
         ExportSpec("ok", clips_per_tar=0)
+    with pytest.raises(ValueError, match="no encoder"):
+        ExportSpec("ok", codec="no-such-codec")
+    with pytest.raises(ValueError, match="aspect ratio"):
+        ExportSpec("ok", aspect_ratios={"16:9": 0.0})
     rows = _rows(sources)[:2]
     with pytest.raises(ValueError, match="lack columns: caption"):
         export_subset(members_frame(rows).drop("caption"), tmp_path / "x", SPEC)
