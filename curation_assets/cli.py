@@ -254,6 +254,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from curation_assets.review.app import serve
+
+    layout = _layout()
+    mode = "read-only" if args.read_only else "read-write"
+    print(f"review ({mode}): http://{args.host}:{args.port}/  data: {layout.home}", flush=True)
+    serve(args.host, args.port, read_only=args.read_only, layout=layout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -279,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_ui)
+    p = sub.add_parser("review", help="the fine-tune review web app (finetune_candidates)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8300)
+    p.add_argument("--read-only", action="store_true", help="serve without any write route")
+    p.set_defaults(func=cmd_review)
     return parser
 
 

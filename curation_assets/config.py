@@ -196,6 +196,29 @@ class StorageConfig(_Section):
         return self
 
 
+class FinetuneConfig(_Section):
+    """The human-reviewed fine-tune set: candidate pool, ranking and acceptance."""
+
+    pool_size: int = Field(200, ge=1)  # candidates offered to reviewers
+    max_per_concept: int | None = Field(None, ge=1)  # cap per concept cluster (None: no cap)
+    # Stricter than any stage: merged with every stage's filters, strictest limit wins.
+    filters: dict[str, dict[str, Limits]] = Field(default_factory=dict)
+    rank_by: dict[str, float] = Field(default_factory=lambda: {"technical_quality": 1.0})
+    # filters that may be unmeasured (e.g. unsafe offline): kept and counted; others exclude
+    allow_unscored: list[str] = Field(default_factory=lambda: ["unsafe"])
+    min_accepts: int = Field(1, ge=1)  # reviewers who must accept (and outnumber rejects)
+    min_trim_s: float = Field(2.0, gt=0)  # shortest trimmed segment a reviewer may keep
+    export_media: bool = True  # exports/finetune_set/: WebDataset shards (False: manifest only)
+
+    @model_validator(mode="after")
+    def _known(self) -> FinetuneConfig:
+        known = set().union(*FILTER_NAMES.values())
+        unknown = set(self.filters) - known
+        if unknown:
+            raise ValueError(f"finetune.filters: unknown filter(s) {sorted(unknown)}")
+        return self
+
+
 class RunConfig(_Section):
     decode_workers: int = Field(2, ge=1)
     decode_timeout_factor: float = Field(10.0, gt=0)
@@ -213,6 +236,7 @@ class CurationConfig(_Section):
     captioning: CaptioningConfig = CaptioningConfig()
     filters: dict[str, StageFilters] = Field(default_factory=dict)
     run: RunConfig = RunConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
     storage: StorageConfig = StorageConfig()
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ import dagster as dg
 from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
 from curation_assets.assets.checks import ASSET_CHECKS
 from curation_assets.assets.filter_checks import FILTER_CHECKS
+from curation_assets.assets.finetune_assets import FINETUNE_ASSETS, FINETUNE_CHECKS, finetune_set
 from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
 from curation_assets.assets.per_shard import (
     PER_SHARD_GROUP,
@@ -16,7 +17,7 @@ from curation_assets.assets.per_shard import (
     visual_filter,
 )
 from curation_assets.resources import CurationResource
-from curation_assets.sensors import build_uploads_sensor
+from curation_assets.sensors import build_reviews_sensor, build_uploads_sensor
 
 PER_SHARD_ASSETS = [
     source_videos,
@@ -50,10 +51,21 @@ global_automation = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=60,
 )
 
+# Reviews landing from `curate review` re-materialize the fine-tune set (reviews_sensor).
+finetune_job = dg.define_asset_job(
+    "finetune_job",
+    selection=dg.AssetSelection.assets(finetune_set),
+    description="The human-reviewed fine-tune set, rebuilt from the stored reviews.",
+)
+
 defs = dg.Definitions(
-    assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS],
-    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS, *LATE_CHECKS],
-    jobs=[shard_job, global_job],
-    sensors=[build_uploads_sensor(shard_job), global_automation],
+    assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS, *FINETUNE_ASSETS],
+    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS, *LATE_CHECKS, *FINETUNE_CHECKS],
+    jobs=[shard_job, global_job, finetune_job],
+    sensors=[
+        build_uploads_sensor(shard_job),
+        global_automation,
+        build_reviews_sensor(finetune_job),
+    ],
     resources={"curation": CurationResource()},
 )

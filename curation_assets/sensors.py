@@ -39,3 +39,26 @@ def build_uploads_sensor(job) -> dg.SensorDefinition:
         )
 
     return uploads_sensor
+
+
+def build_reviews_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="reviews_sensor",
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Re-materializes finetune_set when reviews land from `curate review` (one "
+        "Parquet part per review): the cursor is the number and newest mtime of review parts.",
+    )
+    def reviews_sensor(context: dg.SensorEvaluationContext, curation: CurationResource):
+        folder = curation.layout.lineage_parts / "reviews"
+        parts = list(folder.glob("review__*.parquet")) if folder.is_dir() else []
+        newest = max((p.stat().st_mtime_ns for p in parts), default=0)
+        state = f"{len(parts)}:{newest}"
+        if not parts or state == context.cursor:
+            return dg.SensorResult(skip_reason="no new review", cursor=context.cursor)
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=f"reviews:{state}")], cursor=state
+        )
+
+    return reviews_sensor

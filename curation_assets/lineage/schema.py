@@ -102,6 +102,48 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "words": I,
         "shard": S,
     },
+    # Fine-tune workflow (review app): the ranked pool, every review event, the reviewed set.
+    "finetune_candidates": {
+        "clip_id": S,
+        "rank": I,
+        "promise": F,
+        "concept": S,
+        "concept_weight": F,
+        "video_id": S,
+        "shard": S,
+        "start_s": F,
+        "end_s": F,
+        "thresholds": S,
+    },
+    # One row per submitted review (append-only; the latest per clip and reviewer counts).
+    "reviews": {
+        "review_id": S,
+        "clip_id": S,
+        "reviewer": S,
+        "decision": S,
+        "in_s": F,
+        "out_s": F,
+        "caption": S,
+        "ratings_json": S,
+        "created_at": S,
+        "note": S,
+    },
+    "finetune_set": {
+        "clip_id": S,
+        "video_id": S,
+        "shard": S,
+        "uri": S,
+        "start_s": F,
+        "end_s": F,
+        "duration_s": F,
+        "caption": S,
+        "caption_edited": B,
+        "reviewers": S,
+        "accepts": I,
+        "rejects": I,
+        "agreement": F,
+        "ratings_json": S,
+    },
 }
 
 

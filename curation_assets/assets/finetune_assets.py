@@ -1,0 +1,171 @@
+"""Fine-tune workflow assets: the candidate pool reviewers see, and the set they accepted."""
+
+import json
+
+import dagster as dg
+import polars as pl
+
+from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
+from curation_assets.assets.per_shard import captions
+from curation_assets.resources import CurationResource
+from curation_assets.review.export import export_finetune_set
+from curation_assets.review.store import ReviewStore
+
+WRITER_PARTITION = "all"
+FINETUNE_SUBSET = "finetune_set"
+
+
+def _review_store(curation: CurationResource) -> ReviewStore:
+    return ReviewStore(curation.layout, curation.config())
+
+
+@dg.asset(
+    group_name=GLOBAL_GROUP,
+    deps=[near_duplicates, concepts, captions],
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Clips that passed every automatic gate and the strictest configured thresholds, "
+    "ranked by stored quality scores and interleaved across concepts: what reviewers see in "
+    "`curate review`, most promising first (finetune.pool_size of them).",
+)
+def finetune_candidates(context: dg.AssetExecutionContext, curation: CurationResource):
+    reviews = _review_store(curation)
+    pool, settings = reviews.build_candidates()
+    rows = pool.candidates.with_columns(
+        thresholds=pl.lit(json.dumps(settings.describe()))
+    ).to_dicts()
+    reviews.lineage.replace("finetune_candidates", WRITER_PARTITION, {"finetune_candidates": rows})
+    reviews.lineage.ensure_catalog()
+    concepts_seen = pool.candidates["concept"].n_unique() if pool.candidates.height else 0
+    return dg.MaterializeResult(
+        metadata={
+            "candidates": len(rows),
+            "pool_size": settings.pool_size,
+            "concepts": concepts_seen,
+            "thresholds": dg.MetadataValue.md(
+                "\n".join(f"- `{r.name}`: {r.threshold}" for r in settings.rules) or "none"
+            ),
+            "excluded": dg.MetadataValue.json(pool.excluded),
+            "not_scored": dg.MetadataValue.json(pool.not_scored),
+            "top": dg.MetadataValue.md(
+                _table(rows[:10], ["rank", "clip_id", "promise", "concept"])
+            ),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GLOBAL_GROUP,
+    deps=[finetune_candidates],
+    kinds={"duckdb"},
+    description="The human-reviewed fine-tune set: clips accepted in `curate review` (enough "
+    "accepts, more than rejects) with the reviewer's trimmed range and edited caption; "
+    "re-materialized by reviews_sensor when reviews land, exported to exports/finetune_set/.",
+)
+def finetune_set(context: dg.AssetExecutionContext, curation: CurationResource):
+    reviews = _review_store(curation)
+    members = reviews.build_finetune_set()
+    subset = [
+        {"subset": FINETUNE_SUBSET, "clip_id": c, "weight": 1.0, "bucket": None}
+        for c in members["clip_id"].to_list()
+    ]
+    reviews.lineage.replace(
+        "finetune_set", WRITER_PARTITION, {"finetune_set": members, "subset_members": subset}
+    )
+    reviews.lineage.ensure_catalog()
+    report = export_finetune_set(
+        reviews.lineage,
+        members,
+        curation.layout.exports / FINETUNE_SUBSET,
+        write_media=reviews.config.finetune.export_media,
+    )
+    seconds = float(members["duration_s"].sum()) if members.height else 0.0
+    return dg.MaterializeResult(
+        metadata={
+            "clips": members.height,
+            "seconds": round(seconds, 2),
+            "captions_edited": int(members["caption_edited"].sum()) if members.height else 0,
+            "reviews": reviews.reviews().height,
+            "export": dg.MetadataValue.path(str(report.out_dir)),
+            "exported_clips": report.ok,
+            "export_failed": dg.MetadataValue.json(
+                [{"clip_id": f.clip_id, "reason": str(f.reason)} for f in report.failed]
+            ),
+            "members": dg.MetadataValue.md(
+                _table(members.head(20).to_dicts(), ["clip_id", "start_s", "end_s", "accepts"])
+            ),
+        }
+    )
+
+
+def _table(rows: list[dict], cols: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols)
+    body = "\n".join("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows)
+    return f"{head}\n{body}"
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+@dg.asset_check(
+    asset=finetune_candidates,
+    description="Every candidate passed every automatic gate and the strict thresholds, ranks "
+    "are 1..n without gaps, no clip twice, at most pool_size.",
+)
+def finetune_candidates_valid(curation: CurationResource) -> dg.AssetCheckResult:
+    reviews = _review_store(curation)
+    q = reviews.lineage.query
+    cand = q("SELECT clip_id, rank FROM finetune_candidates ORDER BY rank")
+    failed = q(
+        "SELECT count(*) FROM finetune_candidates f JOIN decisions d USING (clip_id) "
+        "WHERE d.passed = false"
+    ).item()
+    pool, settings = reviews.build_candidates()
+    n = cand.height
+    problems = {
+        "failed_decisions": int(failed),
+        "duplicate_ids": n - cand["clip_id"].n_unique(),
+        "rank_gaps": int(cand["rank"].to_list() != list(range(1, n + 1))),
+        "over_pool_size": max(0, n - settings.pool_size),
+        "stale_vs_recomputed": int(
+            cand["clip_id"].to_list() != pool.candidates["clip_id"].to_list()
+        ),
+    }
+    return dg.AssetCheckResult(
+        passed=not any(problems.values()), metadata={"candidates": n, **problems}
+    )
+
+
+@dg.asset_check(
+    asset=finetune_set,
+    description="Every member was accepted by enough reviewers, its trim lies inside its clip "
+    "and is long enough, and its caption is not empty.",
+)
+def finetune_set_valid(curation: CurationResource) -> dg.AssetCheckResult:
+    reviews = _review_store(curation)
+    cfg = reviews.config.finetune
+    rows = reviews.lineage.query(
+        "SELECT f.*, c.start_s AS clip_start, c.end_s AS clip_end FROM finetune_set f "
+        "JOIN clips c USING (clip_id)"
+    )
+    members = reviews.lineage.query("SELECT count(*) FROM finetune_set").item()
+    eps = 1e-3
+    problems = {
+        "missing_clip": int(members - rows.height),
+        "too_few_accepts": rows.filter(rows["accepts"] < cfg.min_accepts).height,
+        "trim_outside_clip": rows.filter(
+            (rows["start_s"] < rows["clip_start"] - eps) | (rows["end_s"] > rows["clip_end"] + eps)
+        ).height,
+        "trim_too_short": rows.filter(rows["duration_s"] < cfg.min_trim_s - eps).height,
+        "empty_caption": rows.filter(rows["caption"].fill_null("").str.strip_chars() == "").height,
+    }
+    return dg.AssetCheckResult(
+        passed=not any(problems.values()), metadata={"members": int(members), **problems}
+    )
+
+
+FINETUNE_ASSETS = [finetune_candidates, finetune_set]
+FINETUNE_CHECKS = [finetune_candidates_valid, finetune_set_valid]
