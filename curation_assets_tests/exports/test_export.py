@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import polars as pl
 import pytest
+import webdataset as wds  # the loader training jobs use (dev dependency)
 
 from curation_assets.exports import (
     FAILED_JSONL,
@@ -306,3 +307,16 @@ def test_two_exports_of_one_directory_at_once_end_consistent(tmp_path: Path, sou
     assert sorted(r.exported for r in reports) == [0, 3]
     manifest = read_manifest(out)
     assert manifest.height == 3 and set(manifest["status"]) == {"ok"}
+
+
+def test_the_webdataset_loader_reads_the_shards_as_samples(tmp_path: Path, sources) -> None:
+    out = tmp_path / "export"
+    report = export_subset(members_frame(_rows(sources)), out, SPEC)
+    urls = [str(p) for p in report.tar_paths]
+    samples = list(wds.WebDataset(urls, shardshuffle=False, empty_check=False))
+    manifest = read_manifest(out)
+    assert [s["__key__"] for s in samples] == manifest["key"].to_list()
+    for sample, row in zip(samples, manifest.iter_rows(named=True), strict=True):
+        assert json.loads(sample["json"])["clip_id"] == row["clip_id"]
+        assert _decoded(sample["mp4"])[0] == row["out_frames"]
+        assert ("txt" in sample) == (row["caption"] is not None)
