@@ -56,7 +56,7 @@ MANIFEST_PARQUET = "manifest.parquet"
 MANIFEST_JSONL = "manifest.jsonl"
 FAILED_JSONL = "failed.jsonl"
 STATE_VERSION = 1
-TRANSCODE_VERSION = 1  # bump when transcode output changes for the same settings
+TRANSCODE_VERSION = 2  # bump when transcode output changes for the same settings
 
 REQUIRED_COLUMNS = (
     "clip_id", "video_id", "uri", "start_s", "end_s", "duration_s", "start_frame", "end_frame",

@@ -30,6 +30,7 @@ import numpy as np
 # 8-bit planar YUV is read from its planes; anything else is converted to yuv420p first.
 _PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 _MAX_PACKETS_FOR_FIRST_FRAME = 600
+_LIMITED_RANGE, _FULL_RANGE = 1, 2  # AVColorRange: MPEG (TV), JPEG (PC)
 
 
 class TranscodeError(Exception):
@@ -138,11 +139,23 @@ def _view(plane) -> np.ndarray:
 class _Converter:
     """Decoded frame -> upright, cropped, resized yuv420p ``VideoFrame`` (planes + OpenCV)."""
 
-    def __init__(self, geometry: Geometry, rotation: int) -> None:
+    def __init__(self, geometry: Geometry, rotation: int, first: av.VideoFrame) -> None:
         self.g = geometry
         self.k = (rotation // 90) % 4
         w, h = geometry.width, geometry.height
         self.y_size, self.c_size = (w, h), (w // 2, h // 2)
+        # Samples are copied, not converted, so the output keeps the source's colour tags;
+        # a yuvj* source is full range even when its frames leave the tag unset.
+        if first.format.name in _PLANAR_8BIT:
+            full = first.format.name.startswith("yuvj") or first.color_range == _FULL_RANGE
+            self.color = {
+                "color_range": _FULL_RANGE if full else _LIMITED_RANGE,
+                "colorspace": first.colorspace,
+                "color_primaries": first.color_primaries,
+                "color_trc": first.color_trc,
+            }
+        else:  # swscale's yuv420p output: limited range
+            self.color = {"color_range": _LIMITED_RANGE}
 
     def _plane(self, plane: np.ndarray, size: tuple[int, int], disp_w: int, disp_h: int):
         upright = np.rot90(plane, k=self.k) if self.k else plane
@@ -171,7 +184,10 @@ class _Converter:
         )
         for plane, (dst, size) in zip(frame.planes, parts, strict=True):
             dst[...] = self._plane(_view(plane), size, disp_w, disp_h)
-        return av.VideoFrame.from_ndarray(packed, format="yuv420p")
+        out = av.VideoFrame.from_ndarray(packed, format="yuv420p")
+        for name, value in self.color.items():
+            setattr(out, name, value)
+        return out
 
 
 def _first_pts(container, stream) -> int | None:
@@ -328,9 +344,11 @@ def _cut(container, stream, t0: int, start_s: float, end_s: float, target: _Targ
                         else (frame.width, frame.height)
                     )
                     geometry = plan_geometry(w, h, target.crop, target.aspect, target.short_side)
-                    convert = _Converter(geometry, rotation)
+                    convert = _Converter(geometry, rotation, frame)
                     ost = out.add_stream(target.codec, rate=out_rate)
                     ost.width, ost.height, ost.pix_fmt = geometry.width, geometry.height, "yuv420p"
+                    for name, value in convert.color.items():
+                        setattr(ost.codec_context, name, value)
                     ost.options = {"crf": str(target.crf), "preset": target.preset}
                 converted = convert(frame)
                 for _ in range(repeats):

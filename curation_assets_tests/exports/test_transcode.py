@@ -179,3 +179,17 @@ def test_yuv444_source_goes_through_the_plane_path(tmp_path: Path) -> None:
     assert decoded_indices(out.data) == list(range(5, 25))
     with av.open(io.BytesIO(out.data)) as container:
         assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
+def test_full_range_source_stays_tagged_full_range(tmp_path: Path) -> None:
+    spec = synthetic.VideoSpec("j.mp4", (synthetic.Shot(1.0),), 160, 96, 24, pix_fmt="yuvj420p")
+    src = synthetic.write_video(spec, tmp_path / "j.mp4")
+    out = transcode_clip(src, 0.0, 1.0)
+    with av.open(io.BytesIO(out.data)) as container:
+        stream = container.streams.video[0]
+        frame = next(container.decode(stream))
+    assert stream.codec_context.color_range == frame.color_range == 2  # JPEG / PC range
+    plain = transcode_clip(write_pattern_video(tmp_path / "tv.mp4", 12, 160, 96, 24), 0.0, 0.5)
+    with av.open(io.BytesIO(plain.data)) as container:
+        # TV range; x264 leaves the default unsignalled (unspecified reads as TV range)
+        assert container.streams.video[0].codec_context.color_range in (0, 1)
