@@ -30,6 +30,7 @@ import fcntl
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import tarfile
@@ -123,12 +124,19 @@ def _fields(value: str | None):
         return value  # kept as text: a broken fields_json is the caption step's business
 
 
+def _finite(value):
+    """NaN/inf become null: they are not JSON, and a loader should not meet them as numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _clip(row: dict, spec: ExportSpec, score_cols: list[str], has_crop: bool) -> _Clip:
     crop = None
     if has_crop and all(row.get(c) is not None for c in CROP_COLUMNS):
         crop = tuple(int(row[c]) for c in CROP_COLUMNS)
     aspect = spec.aspect_for(row["aspect_bucket"])
-    scores = {c.removeprefix("score_"): row[c] for c in score_cols}
+    scores = {c.removeprefix("score_"): _finite(row[c]) for c in score_cols}
     stat = _source_stat(row["uri"])
     fingerprint = _digest(
         {
@@ -155,7 +163,7 @@ def _clip(row: dict, spec: ExportSpec, score_cols: list[str], has_crop: bool) ->
         "bucket": row["bucket"],
         "duration_bucket": row["duration_bucket"],
         "aspect_bucket": row["aspect_bucket"],
-        "weight": row["weight"],
+        "weight": _finite(row["weight"]),
         "caption": row["caption"],
         "fields": _fields(row["fields_json"]),
         "scores": scores,
@@ -168,6 +176,15 @@ def plan_shards(members: pl.DataFrame, spec: ExportSpec) -> list[_Shard]:
     missing = [c for c in REQUIRED_COLUMNS if c not in members.columns]
     if missing:
         raise ValueError(f"members lack columns: {', '.join(missing)}")
+    bad = members.filter(
+        pl.any_horizontal(pl.col("clip_id", "uri", "start_s", "end_s").is_null())
+        | (pl.col("end_s") <= pl.col("start_s"))
+    )
+    if bad.height:
+        raise ValueError(
+            f"{bad.height} member(s) without clip_id/uri or with an empty range, e.g. "
+            f"{bad.select('clip_id', 'uri', 'start_s', 'end_s').row(0)}"
+        )
     dupes = members.filter(pl.col("clip_id").is_duplicated())["clip_id"].unique().to_list()
     if dupes:
         raise ValueError(f"clip ids selected more than once: {sorted(dupes)[:5]}")

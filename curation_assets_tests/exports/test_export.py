@@ -275,6 +275,19 @@ def test_bad_specs_and_members_are_refused_clearly(tmp_path: Path, sources) -> N
         export_subset(members_frame(rows).drop("caption"), tmp_path / "x", SPEC)
     with pytest.raises(ValueError, match="more than once"):
         export_subset(members_frame([rows[0], rows[0]]), tmp_path / "x", SPEC)
+    backwards = {**rows[1], "end_s": rows[1]["start_s"]}
+    with pytest.raises(ValueError, match="empty range"):
+        export_subset(members_frame([rows[0], backwards]), tmp_path / "x", SPEC)
+
+
+def test_nan_scores_are_written_as_null(tmp_path: Path, sources) -> None:
+    row = {**_rows(sources)[0], "score_aesthetic": float("nan")}
+    out = tmp_path / "export"
+    report = export_subset(members_frame([row]), out, SPEC)
+    (tar,) = report.tar_paths
+    meta = next(v for k, v in _tar_members(tar).items() if k.endswith(".json"))
+    assert json.loads(meta)["scores"]["aesthetic"] is None  # strict JSON, no NaN token
+    assert b"NaN" not in meta
 
 
 def test_caption_change_repacks_without_re_encoding(tmp_path: Path, sources) -> None:
