@@ -13,7 +13,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from curation_assets.assets.per_shard import shot_clips, source_videos
+from curation_assets.assets.per_shard import (
+    captions,
+    content_filter,
+    motion_filter,
+    shot_clips,
+    source_videos,
+    visual_filter,
+)
 from curation_assets.cli import main
 from curation_assets.config import Layout
 from curation_assets.lineage.store import LineageStore
@@ -93,6 +100,27 @@ def test_the_corpus_has_every_kind_and_the_shard_completes(ran: Ran) -> None:
     assert dict(statuses) == expected
     passes = ran.store.query("SELECT count(*) FROM decode_passes").item()
     assert passes == expected["admitted"]  # one pass row per admitted file, the deleted one too
+
+
+def test_the_rest_of_the_shard_runs_on_what_survived(ran: Ran) -> None:
+    """Filters and captions read only the stored samples: every clip gets its decisions."""
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("source_shard", [SHARD])
+        result = dg.materialize(
+            [visual_filter, motion_filter, content_filter, captions],
+            instance=instance,
+            partition_key=SHARD,
+            resources={"curation": CurationResource(home=str(ran.home))},
+        )
+    assert result.success
+    clips = ran.store.query("SELECT count(*) FROM clips").item()
+    expected = sum(1 if c.clips_s is None else len(c.clips_s) for c in ran.cases.values())
+    assert clips == expected
+    per_stage = ran.store.query(
+        "SELECT stage, count(DISTINCT clip_id) FROM decisions GROUP BY stage"
+    ).rows()
+    for stage in ("shot_clips", "visual_filter", "motion_filter", "content_filter"):
+        assert dict(per_stage)[stage] == clips, stage
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -184,13 +212,13 @@ def test_deleted_file_is_recorded_in_its_decode_pass(ran: Ran) -> None:
 
 
 def test_huge_declared_size_is_refused_cheaply(ran: Ran) -> None:
-    """Probed in a fresh process: no gigabyte allocations, no hang."""
+    """Probed in a fresh process: no gigabyte allocations (peak RSS), no hang (the timeout)."""
     code = (
-        "import resource, sys, time\n"
+        "import resource, sys\n"
         "from curation_assets.media.probe import probe_file\n"
-        "t = time.perf_counter(); p = probe_file(sys.argv[1]); t = time.perf_counter() - t\n"
+        "p = probe_file(sys.argv[1])\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(p.readable, p.error, t, rss, sep='|')\n"
+        "print(p.readable, p.error, rss, sep='|')\n"
     )
     for kind in ("huge_declared_size", "large_declared_size"):
         path = ran.folder / ran.cases[kind].name
@@ -198,12 +226,12 @@ def test_huge_declared_size_is_refused_cheaply(ran: Ran) -> None:
             [sys.executable, "-c", code, str(path)],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=120,  # a hang fails here
             check=True,
         ).stdout.strip()
-        readable, error, seconds, rss_mb = out.split("|")
+        readable, error, rss_mb = out.split("|")
         assert readable == "False" and ("60000x60000" in error or "16000x16000" in error)
-        assert float(seconds) < 5 and float(rss_mb) < 400, out
+        assert float(rss_mb) < 400, out  # one 60000x60000 frame alone would be ~5 GB
 
 
 @pytest.mark.parametrize("kind", KINDS)
