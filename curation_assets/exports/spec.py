@@ -102,6 +102,7 @@ class ExportReport:
     tar_paths: list[Path] = field(default_factory=list)
     tars_written: list[Path] = field(default_factory=list)
     tars_removed: list[Path] = field(default_factory=list)
+    tars_moved: list[Path] = field(default_factory=list)  # renamed, content unchanged
     manifest_paths: list[Path] = field(default_factory=list)
     manifest_written: bool = False
     bytes: int = 0  # size of all shards of the export
@@ -126,6 +127,7 @@ class ExportReport:
             "tars": len(self.tar_paths),
             "tars_written": len(self.tars_written),
             "tars_removed": len(self.tars_removed),
+            "tars_moved": len(self.tars_moved),
             "bytes": self.bytes,
             "bytes_written": self.bytes_written,
             "seconds": round(self.seconds, 3),

@@ -7,10 +7,18 @@ Layout of ``out_dir``::
     failed.jsonl              the failed clips and why
     .export_state/            one record per finished shard: the fingerprint of what went in
 
+Manifest columns: ``subset``, every ``members`` column (ids, source ``uri``, ``start_s``/``end_s``
+on the decode pass's time axis, frames, buckets, ``weight``, ``caption``, ``fields_json``,
+``score_*``, crops), then ``status`` (``ok``/``failed``), ``reason`` and ``detail`` for failures,
+``tar`` (file name beside the manifest) and ``key`` where the clip landed, and what was written:
+``out_frames``, ``out_fps``, ``out_width``, ``out_height``, ``out_duration_s``, ``out_bytes``.
+With ``write_media=False`` the ``out_*`` values are what a media export would give, ``tar`` is null.
+
 Why it is built this way:
 - Clips are sorted by bucket, then clip id, and each bucket is cut into shards of
   ``clips_per_tar``: a loader that batches by bucket reads whole shards, and a change in one
-  bucket leaves every other bucket's shards alone.
+  bucket leaves every other bucket's shards as they are; when shard numbers shift, a shard
+  whose content is unchanged is renamed, not rewritten (shard JSON does not name its tar).
 - A shard's fingerprint covers each clip's source (uri, size, mtime), range, crop, target aspect,
   media settings and the metadata written beside it. A shard whose fingerprint is unchanged is not
   touched; a shard that changed is rebuilt, taking the encoded bytes of clips it already held
@@ -281,6 +289,42 @@ class _State:
             return False
 
 
+def _move_renumbered(
+    out_dir: Path, state: _State, shards: list[_Shard], pending: set[str], report: ExportReport
+) -> list[str]:
+    """Shards whose exact content sits finished under another name (a bucket earlier in the
+    order gained or lost a shard, so the numbers after it moved) are renamed, not rebuilt.
+    Returns the planned names now complete."""
+    finished = {
+        entry["fingerprint"]: name
+        for name, entry in state.tars.items()
+        if (out_dir / name).is_file() and (out_dir / name).stat().st_size == entry["bytes"]
+    }
+    moves = {
+        s.name: finished[s.fingerprint]
+        for s in shards
+        if s.name in pending and finished.get(s.fingerprint) not in (None, s.name)
+    }
+    if not moves:
+        return []
+    entries = {new: state.tars[old] for new, old in moves.items()}
+    # two steps, so a chain of renames (000002 -> 000003 -> 000004) never overwrites a source
+    for old in moves.values():
+        os.replace(out_dir / old, out_dir / f".{old}.move.tmp")
+    for new, old in moves.items():
+        os.replace(out_dir / f".{old}.move.tmp", out_dir / new)
+    for new, entry in entries.items():
+        clips = {
+            cid: {**r, "tar": new if r.get("tar") else None} for cid, r in entry["clips"].items()
+        }
+        state.put(new, {**entry, "clips": clips})
+        report.tars_moved.append(out_dir / new)
+        report.skipped += len(entry["clips"])
+    for old in set(moves.values()) - set(moves):
+        state.drop(old)
+    return list(moves)
+
+
 @contextmanager
 def _locked(out_dir: Path):
     """One export of a directory at a time: a second one waits for the first."""
@@ -461,7 +505,6 @@ def _write_shard(
                                   "out_duration_s")
                     }  # fmt: skip
                     meta["key"] = clip.key
-                    meta["tar"] = shard.name
                     _tar_member(tar, f"{clip.key}.mp4", data)
                     _tar_member(tar, f"{clip.key}.json", json.dumps(meta, sort_keys=True).encode())
                     if clip.row["caption"] is not None:
@@ -584,6 +627,8 @@ def _export(
         # shards are about to change: no manifest describing the old ones meanwhile
         state.manifest = None
         _remove_manifest(out_dir)
+    pending -= set(_move_renumbered(out_dir, state, shards, pending, report))
+    stale = [p for p in stale if p.exists()]  # a moved shard left its old name
     done = 0
 
     def tick(count: int = 1) -> None:
@@ -599,7 +644,8 @@ def _export(
                 if shard.name in pending:
                     state.put(shard.name, _write_shard(out_dir, shard, spec, reuse, report, tick))
                 else:
-                    report.skipped += len(shard.clips)
+                    if out_dir / shard.name not in report.tars_moved:
+                        report.skipped += len(shard.clips)
                     tick(len(shard.clips))
         finally:
             reuse.close()

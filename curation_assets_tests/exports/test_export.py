@@ -102,7 +102,7 @@ def test_shards_decode_and_match_their_manifest(tmp_path: Path, sources) -> None
         assert duration == pytest.approx(row["out_duration_s"], abs=1e-3)
         assert len(members[f"{key}.mp4"]) == row["out_bytes"]
         meta = json.loads(members[f"{key}.json"])
-        assert meta["clip_id"] == row["clip_id"] and meta["tar"] == row["tar"]
+        assert meta["clip_id"] == row["clip_id"] and meta["key"] == key
         assert meta["output"]["frames"] == row["out_frames"]
         assert meta["scores"] == {"aesthetic": 0.5, "motion_mean": 0.05}
         assert meta["fields"] == {"camera": "static"}
@@ -333,3 +333,47 @@ def test_the_webdataset_loader_reads_the_shards_as_samples(tmp_path: Path, sourc
         assert json.loads(sample["json"])["clip_id"] == row["clip_id"]
         assert _decoded(sample["mp4"])[0] == row["out_frames"]
         assert ("txt" in sample) == (row["caption"] is not None)
+
+
+def test_a_new_bucket_early_in_the_order_renames_later_shards(tmp_path: Path, sources) -> None:
+    rows = _rows(sources)
+    out = tmp_path / "export"
+    export_subset(members_frame(rows), out, SPEC)
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*.tar")}
+    # "0-2s|16:9" sorts first: a new shard 000000, every other shard's number moves up by one
+    early = member(sources["wide"], 0, 30, 30, 320, 180, "16:9", duration_bucket="0-2s")
+    report = export_subset(members_frame([*rows, early]), out, SPEC)
+    assert (report.exported, report.reused, report.skipped) == (1, 0, 6)
+    assert [p.name for p in report.tars_written] == ["pretrain_test-000000.tar"]
+    assert len(report.tars_moved) == 4 and report.tars_removed == []
+    for i in range(4):
+        moved = out / f"pretrain_test-{i + 1:06d}.tar"
+        assert (moved.stat().st_mtime_ns, moved.read_bytes()) == before[
+            f"pretrain_test-{i:06d}.tar"
+        ]
+    manifest = read_manifest(out)
+    for row in manifest.iter_rows(named=True):
+        assert f"{row['key']}.mp4" in _tar_members(out / row["tar"])
+    again = export_subset(members_frame([*rows, early]), out, SPEC)
+    assert (again.exported, again.skipped, again.tars_moved, again.tars_written) == (0, 7, [], [])
+
+
+def test_dropping_the_first_shard_moves_the_rest_down(tmp_path: Path, sources) -> None:
+    rows = _rows(sources)
+    out = tmp_path / "export"
+    export_subset(members_frame(rows), out, SPEC)
+    first = {r["clip_id"] for r in read_manifest(out).head(2).iter_rows(named=True)}
+    before = {p.name: p.read_bytes() for p in out.glob("*.tar")}
+    kept = [r for r in rows if r["clip_id"] not in first]
+    report = export_subset(members_frame(kept), out, SPEC)
+    assert (report.exported, report.reused, report.skipped) == (0, 0, 4)
+    # 000001-000003 move down a number; the old 000000 is replaced, nothing is left to delete
+    assert len(report.tars_moved) == 3 and report.tars_removed == []
+    assert sorted(p.name for p in out.glob("*.tar")) == [
+        f"pretrain_test-{i:06d}.tar" for i in range(3)
+    ]
+    for i in range(3):
+        assert (out / f"pretrain_test-{i:06d}.tar").read_bytes() == before[
+            f"pretrain_test-{i + 1:06d}.tar"
+        ]
+    assert read_manifest(out).height == 4
