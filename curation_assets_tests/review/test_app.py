@@ -263,3 +263,39 @@ def test_a_review_is_durable_once_acknowledged(seeded, decision: str) -> None:
     # a fresh process (new store, new app) reads it back
     assert ReviewStore(seeded.layout, _config(seeded)).reviews()["decision"].to_list() == [decision]
     assert SCRIPT_CAPTION  # the seeded caption stays available to other tests
+
+
+def test_curate_review_serves_on_loopback_and_read_only_has_no_writes(seeded) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import free_port
+
+    port = free_port()
+    env = dict(os.environ, CURATION_HOME=str(seeded.home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "curation_assets.cli", "review", "--read-only", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                index = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "curate review did not start"
+                time.sleep(0.3)
+        assert index.status_code == 200 and "read-only" in index.text
+        clip_id = _first(seeded)
+        posted = httpx.post(f"http://127.0.0.1:{port}/clips/{clip_id}/review", data={"x": "1"})
+        assert posted.status_code in (404, 405)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0].decode()
+    assert f"http://127.0.0.1:{port}/" in out and "read-only" in out
