@@ -17,12 +17,12 @@ In one run it times
 and prints times, source-seconds exported per wall second and the ratios to bare decode (wall
 and CPU; on a shared machine the CPU ratio is the steadier one).
 
-Measured on the shared 2-core build machine under load (load average ~14), 2026-11-25:
-  resize ms/frame: planes+cv2 0.66, reformat 0.51, rgb+cv2 0.78 (decode ~12 under that load);
-  swscale is a little cheaper for a plain resize but cannot crop or turn, and every path is
-  < 0.1x of decoding, so the plane path (crop + rotation on views, one resize) stays.
-  export CPU vs bare decode of the same frames: 360p 24 fps 2.2x, 720p 30 fps 5.4x (x264
-  veryfast dominates; 2.7 MB and 9.1 MB for 48 s of source).
+Measured on the shared 2-core build machine under heavy load (load average 14-27), 2026-11-25,
+two runs: resize ms/frame planes+cv2 0.66 / 1.06, reformat 0.51 / 1.28, rgb+cv2 0.78 / 1.31
+(threaded decode 12-19 ms/frame under that load). The paths are within noise of each other and
+all < 0.1x of decoding; the plane path stays because it crops and turns on views in the same
+step. Export CPU vs bare decode of the same clips: 360p 24 fps 1.9-2.2x, 720p 30 fps 5.4-5.7x
+(x264 veryfast dominates); 48 source s gave 2.7 MB (360p) and 9.1 MB (720p).
 """
 
 from __future__ import annotations

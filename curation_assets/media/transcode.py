@@ -8,8 +8,8 @@ frames are kept by presentation time: ``start_s <= t < end_s`` (half a frame of 
 Pixels go straight from the decoder's Y/U/V planes to the encoder's: each plane is turned upright
 (rotation metadata, as ``probe``/``decode`` read it), cropped (border crop, then a centre crop to
 the bucket's aspect ratio) and shrunk with OpenCV's area filter; no RGB round trip.
-``benchmarks/export_throughput.py``: swscale's ``reformat`` resizes a little cheaper but cannot
-crop or turn; either costs < 0.1x of decoding, and the x264 encode dominates an export.
+``benchmarks/export_throughput.py``: swscale's ``reformat`` resizes about as fast (within noise)
+but cannot crop or turn; either costs < 0.1x of decoding, and the x264 encode dominates.
 Frame rate is lowered by picking, for each output tick, the source frame nearest in time: a clip
 of d seconds gives ceil(d * fps) frames.
 """
