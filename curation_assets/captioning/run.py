@@ -109,9 +109,21 @@ def _read_journal(path: Path) -> dict[str, dict]:
     return done
 
 
+def _torn(path: Path) -> bool:
+    """True when the journal ends inside a line (a kill mid-write)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) != b"\n"
+
+
 def _append(path: Path, records: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    torn = _torn(path)
     with open(path, "a", encoding="utf-8") as fh:
+        if torn:  # end the cut line, or the next record would be glued to it and lost
+            fh.write("\n")
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         fh.flush()
