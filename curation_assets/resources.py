@@ -1,5 +1,7 @@
 """The one resource every asset uses: where the data root is and what curation.yaml says."""
 
+import functools
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -51,10 +53,14 @@ class CurationResource(dg.ConfigurableResource):
         return S3Mirror(self.s3_client(), outputs).sync_dir(local, rel)
 
     def s3_client(self):
-        return S3Resource(
-            endpoint_url=self.s3_endpoint_url, region_name=self.s3_region_name
-        ).get_client()
+        return _s3_client(self.s3_endpoint_url, self.s3_region_name, os.getpid())
 
     def source(self) -> ShardSource:
         """Where this data root's shards are: ``storage.uploads`` (local folder or s3://)."""
         return shard_source(self.config().storage, self.layout.home, self.s3_client)
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(endpoint_url: str | None, region_name: str | None, pid: int):
+    """One client per settings and process: creating one costs ~0.5 s, and a sensor ticks often."""
+    return S3Resource(endpoint_url=endpoint_url, region_name=region_name).get_client()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -20,14 +21,30 @@ class Scratch:
 
     @contextmanager
     def area(self) -> Iterator[Path]:
-        """A fresh folder that is removed on exit, whatever happened inside."""
+        """A fresh folder that is removed on exit, whatever happened inside.
+
+        Its name starts with the owner's pid, so areas left by a killed run (kill -9, OOM) are
+        removed by the next one; areas of live processes (parallel runs) are left alone.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        folder = self.root / uuid.uuid4().hex
+        self.remove_orphans()
+        folder = self.root / f"{os.getpid()}-{uuid.uuid4().hex}"
         folder.mkdir()
         try:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def remove_orphans(self) -> list[Path]:
+        """Remove areas whose owning process no longer exists (on this machine)."""
+        removed = []
+        for folder in self.root.iterdir() if self.root.is_dir() else []:
+            pid, sep, _ = folder.name.partition("-")
+            if not sep or not pid.isdigit() or _alive(int(pid)):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        return removed
 
     def plan(self, sizes: list[int | None]) -> Iterator[list[int]]:
         """Indexes of ``sizes`` grouped so that each group fits (unknown sizes count as 0).
@@ -45,3 +62,13 @@ class Scratch:
             used += size
         if group:
             yield group
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

@@ -253,7 +253,8 @@ class S3ShardSource:
 
     def _is_ready(self, shard: str) -> bool:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=f"{self._shard_prefix(shard)}_READY")
+            key = f"{self._shard_prefix(shard)}{READY_MARKER}"
+            self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False

@@ -290,3 +290,25 @@ def test_curate_ingest_and_run_checks_on_s3(
     (batch / "a.mp4").write_bytes(b"changed!")
     assert main(["ingest", str(batch), "--shard", "b2"]) == 2
     assert "1 file(s) differ" in capsys.readouterr().err
+
+
+def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    scratch = Scratch(tmp_path / "scr", 1000)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    orphan = tmp_path / "scr" / f"{dead.stdout.strip()}-0123abcd"
+    (orphan / "sub").mkdir(parents=True)
+    (orphan / "sub" / "video.mp4").write_bytes(b"left behind by kill -9")
+    with scratch.area() as mine:
+        # a parallel live run (this process) keeps its area; the dead run's is gone
+        with scratch.area() as other:
+            assert other.is_dir() and mine.is_dir()
+        assert not orphan.exists()
+    assert list((tmp_path / "scr").iterdir()) == []
