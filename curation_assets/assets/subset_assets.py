@@ -92,6 +92,8 @@ def _export_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
                 context.log.info(f"{name}: exported {done}/{total} clips")
 
         report = export_subset(members, layout.exports / name, spec, progress=progress)
+        # storage.outputs: the finished export is mirrored to s3://.../exports/<name>/
+        out_uri = curation.publish(layout.exports / name, f"exports/{name}")
         failed = [
             {"clip_id": f.clip_id, "reason": str(f.reason), "detail": f.detail}
             for f in report.failed
@@ -112,6 +114,7 @@ def _export_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
                 "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
                 "per_bucket": dg.MetadataValue.json(report.per_bucket),
                 "out_dir": dg.MetadataValue.path(str(layout.exports / name)),
+                **({"out_uri": dg.MetadataValue.url(out_uri)} if out_uri else {}),
             }
         )
 
