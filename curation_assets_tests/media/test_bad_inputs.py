@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from curation_assets.assets.checks import shot_clips_integrity, source_videos_integrity
 from curation_assets.assets.per_shard import (
     captions,
     content_filter,
@@ -77,11 +78,17 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
         with dg.instance_for_test() as instance:
             instance.add_dynamic_partitions("source_shard", [SHARD])
             admitted = dg.materialize(
-                [source_videos], instance=instance, partition_key=SHARD, resources=resources
+                [source_videos, source_videos_integrity],
+                instance=instance,
+                partition_key=SHARD,
+                resources=resources,
             )
             (folder / DELETED).unlink()  # after admission, before its decode pass
             clipped = dg.materialize(
-                [shot_clips], instance=instance, partition_key=SHARD, resources=resources
+                [shot_clips, shot_clips_integrity],
+                instance=instance,
+                partition_key=SHARD,
+                resources=resources,
             )
         yield Ran(home, folder, cases, admitted, clipped, store_for(layout))
 
@@ -89,6 +96,13 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
 def test_the_corpus_has_every_kind_and_the_shard_completes(ran: Ran) -> None:
     assert sorted(ran.cases) == sorted(KINDS) and len(KINDS) >= 15
     assert ran.admitted.success and ran.clipped.success
+    # the blocking Great Expectations checks hold on this shard too
+    checks = [
+        *ran.admitted.get_asset_check_evaluations(),
+        *ran.clipped.get_asset_check_evaluations(),
+    ]
+    assert sorted(c.check_name for c in checks) == ["clips_integrity", "videos_integrity"]
+    assert all(c.passed for c in checks), [c.metadata for c in checks if not c.passed]
     videos = ran.store.query("SELECT file_name FROM videos WHERE shard = ?", [SHARD])
     assert sorted(videos["file_name"]) == sorted(c.name for c in ran.cases.values())
     statuses = ran.store.query(
@@ -213,11 +227,13 @@ def test_deleted_file_is_recorded_in_its_decode_pass(ran: Ran) -> None:
 
 def test_huge_declared_size_is_refused_cheaply(ran: Ran) -> None:
     """Probed in a fresh process: no gigabyte allocations (peak RSS), no hang (the timeout)."""
+    # VmHWM: the peak RSS of this process image (ru_maxrss would carry pytest's over the fork)
     code = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from curation_assets.media.probe import probe_file\n"
         "p = probe_file(sys.argv[1])\n"
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "status = open('/proc/self/status').read()\n"
+        "rss = int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) / 1024\n"
         "print(p.readable, p.error, rss, sep='|')\n"
     )
     for kind in ("huge_declared_size", "large_declared_size"):
