@@ -80,6 +80,53 @@ def run_shard(shard: str, layout: Layout) -> bool:
         return result.success and checks_ok
 
 
+def run_global(layout: Layout) -> bool:
+    """Materialize the global assets (near-duplicates, concepts, every subset stage) and their
+    checks over all shards; True when all passed."""
+    import dagster as dg
+
+    from curation_assets.definitions import defs
+    from curation_assets.resources import CurationResource
+
+    dagster_home(layout)
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("global_job").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            resources={"curation": CurationResource(home=str(layout.home))},
+            tags={"curation/launched_by": "curate run"},
+        )
+        checks_ok = all(
+            e.passed or e.severity == dg.AssetCheckSeverity.WARN
+            for e in result.get_asset_check_evaluations()
+        )
+        return result.success and checks_ok
+
+
+def export_subset_cli(subset: str, layout: Layout) -> bool:
+    """Materialize ``<subset>_export`` (manifest + WebDataset shards)."""
+    import dagster as dg
+
+    from curation_assets.definitions import defs
+    from curation_assets.resources import CurationResource
+
+    key = dg.AssetKey(f"{subset}_export")
+    if key not in {a.key for a in defs.resolve_all_asset_specs()}:
+        raise ShardError(f"no subset stage {subset!r} (see subsets: in curation.yaml)")
+    dagster_home(layout)
+    with dg.DagsterInstance.get() as instance:
+        job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection={key})
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            resources={"curation": CurationResource(home=str(layout.home))},
+            tags={"curation/launched_by": "curate export"},
+        )
+        return result.success
+
+
 def _store(layout: Layout):
     from curation_assets.resources import store_for
 
@@ -98,7 +145,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     layout = _layout()
     ok = run_shard(args.shard, layout)
+    ok = run_global(layout) and ok
     _print_funnel(_funnel(layout, args.shard, None))
+    _print_subsets(layout)
     print(
         f"\nshard {args.shard}: {'done' if ok else 'FAILED (see the log above)'}; "
         f"lineage: {layout.lineage_db}"
@@ -121,7 +170,54 @@ def _print_funnel(steps) -> None:
         print(f"{s.step:<22}{s.videos:>8}{clips:>8}{s.seconds:>11.1f}{share:>7}")
 
 
+def _print_subsets(layout: Layout) -> None:
+    rows = (
+        _store(layout)
+        .query("SELECT subset, parent, pool_clips, members, hours FROM subset_runs ORDER BY subset")
+        .to_dicts()
+    )
+    if rows:
+        print(f"\n{'subset':<22}{'from':<18}{'pool':>8}{'members':>9}{'hours':>9}")
+        for r in rows:
+            print(
+                f"{r['subset']:<22}{(r['parent'] or 'all clips'):<18}{r['pool_clips']:>8}"
+                f"{r['members']:>9}{r['hours']:>9.3f}"
+            )
+
+
+def _print_stage_funnel(run: dict) -> None:
+    print(
+        f"subset {run['subset']} ({'from ' + run['parent'] if run['parent'] else 'all clips'}): "
+        f"{run['members']} of {run['pool_clips']} clips, {run['hours']:.3f} h"
+    )
+    print(f"{'step':<26}{'clips':>10}{'hours':>10}{'% pool':>9}{'% prev':>9}")
+    for st in run["steps"]:
+        print(
+            f"{st['step']:<26}{st['clips']:>10}{st['hours']:>10.3f}"
+            f"{100 * st['share_of_pool']:>8.1f}%{100 * st['share_of_previous']:>8.1f}%"
+        )
+    for o in run["composition"]:
+        print(
+            f"target {o['kind']}={o['label']} {o['target']}: achieved {100 * o['achieved']:.1f}% "
+            f"({'met' if o['met'] else 'NOT met'}) {o['note']}"
+        )
+    if run["notes"]:
+        print(f"notes: {run['notes']}")
+
+
 def cmd_funnel(args: argparse.Namespace) -> int:
+    if args.subset and not args.shard:
+        from curation_assets.lineage.queries import stage_funnel
+
+        run = stage_funnel(_store(_layout()), args.subset)
+        if run is None:
+            print(f"curate: subset {args.subset!r} has not been materialized", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps(run, indent=2))
+        else:
+            _print_stage_funnel(run)
+        return 0
     steps = _funnel(_layout(), args.shard, args.subset)
     if args.json:
         print(json.dumps([asdict(s) for s in steps], indent=2))
@@ -206,6 +302,31 @@ def render_explain(trail: dict) -> str:
     return "\n".join(out)
 
 
+DEMO_CONFIG = """\
+# Written by `curate demo` (only when no curation.yaml existed): the demo's synthetic videos
+# are 144-240 px, below every preset's resolution floor, so two small stages show selection.
+subsets:
+  stages:
+    demo_all:
+      description: "Every clip that passes the per-shard gates, captioned, no duplicates."
+      export: {short_side: 144, fps: 12, clips_per_tar: 4}
+    demo_balanced:
+      description: "From demo_all: half landscape, half portrait, at most 6 clips."
+      parent: demo_all
+      composition: {orientation: {landscape: {share: 0.5}, portrait: {share: 0.5}}}
+      max_clips: 6
+      export: {short_side: 144, fps: 12, clips_per_tar: 4}
+"""
+
+
+def _demo_config(layout: Layout) -> None:
+    target = layout.home / "curation.yaml"
+    if not target.exists() and not os.environ.get("CURATION_CONFIG"):
+        layout.home.mkdir(parents=True, exist_ok=True)
+        target.write_text(DEMO_CONFIG, encoding="utf-8")
+        print(f"demo: wrote {target} (two demo subset stages)")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from curation_assets.media.synthetic import demo_specs, write_junk, write_video
 
@@ -221,7 +342,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             write_junk(src / "junk")
             ingest([src], DEMO_SHARD, layout.uploads)
         print(f"demo: shard {DEMO_SHARD!r} ready in {folder}")
+    _demo_config(layout)
     ok = run_shard(DEMO_SHARD, layout)
+    ok = run_global(layout) and ok
     store = _store(layout)
     videos = store.query(
         "SELECT status, count(*) n FROM videos WHERE shard = ? GROUP BY status ORDER BY status",
@@ -230,7 +353,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     _print_funnel(_funnel(layout, DEMO_SHARD, None))
     print("\nvideos: " + ", ".join(f"{r['n']} {r['status']}" for r in videos))
+    _print_subsets(layout)
     print(f"lineage: {layout.lineage_db}   try: curate explain 'three shots.mp4'")
+    print("         curate funnel --subset demo_balanced;  curate export --subset demo_all")
+    return 0 if ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    layout = _layout()
+    ok = export_subset_cli(args.subset, layout)
+    print(f"export {args.subset}: {'done' if ok else 'FAILED'} -> {layout.exports / args.subset}")
     return 0 if ok else 1
 
 
@@ -283,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_funnel)
+    p = sub.add_parser("export", help="write SUBSET's manifest and WebDataset shards")
+    p.add_argument("--subset", required=True)
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("demo", help="build a demo shard with known content and run it")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this data root")

@@ -7,6 +7,7 @@ defaults. A user file only needs the keys it changes.
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from curation_assets.vocabulary import Content, Motion, Visual
 
 DEFAULTS = resources.files("curation_assets") / "defaults" / "curation.yaml"
+PRESETS = resources.files("curation_assets") / "defaults" / "presets.yaml"
 
 
 class _Section(BaseModel):
@@ -180,22 +182,6 @@ class CaptioningConfig(_Section):
         return self
 
 
-class StorageConfig(_Section):
-    # None: $CURATION_HOME/uploads; else a local folder or s3://bucket/prefix (shards under it)
-    uploads: str | None = None
-    # s3://bucket/prefix: lineage parts are copied there after every write (None: local only)
-    outputs: str | None = None
-    scratch_dir: str | None = None  # where S3 videos are downloaded; None: $CURATION_HOME/scratch
-    scratch_max_mb: int = Field(4096, ge=1)  # at most this much is downloaded at once
-    sensor_max_pages: int = Field(50, ge=1)  # S3 listing pages (1000 shards each) per sensor tick
-
-    @model_validator(mode="after")
-    def _s3_outputs(self) -> StorageConfig:
-        if self.outputs is not None and not self.outputs.startswith("s3://"):
-            raise ValueError("storage.outputs must be an s3://bucket/prefix URI (or null)")
-        return self
-
-
 class FinetuneConfig(_Section):
     """The human-reviewed fine-tune set: candidate pool, ranking and acceptance."""
 
@@ -219,9 +205,131 @@ class FinetuneConfig(_Section):
         return self
 
 
+class StorageConfig(_Section):
+    # None: $CURATION_HOME/uploads; else a local folder or s3://bucket/prefix (shards under it)
+    uploads: str | None = None
+    # s3://bucket/prefix: lineage parts are copied there after every write (None: local only)
+    outputs: str | None = None
+    scratch_dir: str | None = None  # where S3 videos are downloaded; None: $CURATION_HOME/scratch
+    scratch_max_mb: int = Field(4096, ge=1)  # at most this much is downloaded at once
+    sensor_max_pages: int = Field(50, ge=1)  # S3 listing pages (1000 shards each) per sensor tick
+
+    @model_validator(mode="after")
+    def _s3_outputs(self) -> StorageConfig:
+        if self.outputs is not None and not self.outputs.startswith("s3://"):
+            raise ValueError("storage.outputs must be an s3://bucket/prefix URI (or null)")
+        return self
+
+
 class RunConfig(_Section):
     decode_workers: int = Field(2, ge=1)
     decode_timeout_factor: float = Field(10.0, gt=0)
+
+
+class ShareTarget(_Section):
+    """A composition target for one label: an exact ``share`` (within the stage's tolerance), or
+    ``min`` / ``max`` shares. Shares are fractions of the subset's clips."""
+
+    share: float | None = Field(None, ge=0, le=1)
+    min: float | None = Field(None, ge=0, le=1)
+    max: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _some(self) -> ShareTarget:
+        if self.share is None and self.min is None and self.max is None:
+            raise ValueError("a composition target needs share, min or max")
+        if self.share is not None and (self.min is not None or self.max is not None):
+            raise ValueError("a composition target takes share, or min/max, not both")
+        return self
+
+
+class StageExportConfig(_Section):
+    short_side: int | None = Field(None, ge=16)  # output short side; None keeps the source's
+    fps: float | None = Field(None, gt=0)  # output frame rate; None keeps the source's
+    clips_per_tar: int = Field(64, ge=1)
+    crf: int = Field(18, ge=0, le=51)
+
+
+class StageConfig(_Section):
+    """One subset: a selection over stored scores (DESIGN.md, score once, select many)."""
+
+    description: str = ""
+    parent: str | None = None  # select from this stage's members (progressively stricter)
+    # filter -> signal -> limits, over the per-shard `filters:` gates (a signal named here
+    # replaces that gate's limits for this stage; the other gates still apply).
+    thresholds: StageFilters = Field(default_factory=dict)
+    allow_labels: dict[str, list[str]] = Field(default_factory=dict)  # kind -> allowed labels
+    drop_duplicates: bool = True  # keep only each near-duplicate group's representative
+    require_caption: bool = True  # every member has a caption that passed QC
+    # Filters whose signals may be unmeasured (e.g. unsafe in the offline profile): such clips
+    # are kept and recorded as not scored. Any other filter drops a clip it could not measure.
+    allow_unscored: list[str] = Field(default_factory=lambda: ["unsafe"])
+    rank_by: list[str] = Field(default_factory=list)  # quality signals, first measured decides
+    keep_fraction: float | None = Field(None, gt=0, le=1)  # keep this top share by rank_by
+    composition: dict[str, dict[str, ShareTarget]] = Field(default_factory=dict)
+    tolerance: float = Field(0.01, ge=0, le=0.5)  # slack around exact shares
+    concept_balance: bool = True  # sample by concept weight (1/sqrt(cluster size))
+    max_clips: int | None = Field(None, ge=1)
+    max_hours: float | None = Field(None, gt=0)
+    seed: int = 0
+    duration_buckets: list[float] = Field(default_factory=lambda: [4, 6, 8, 11, 14, 16])
+    aspect_buckets: dict[str, float] = Field(
+        default_factory=lambda: {"16:9": 16 / 9, "4:3": 4 / 3, "1:1": 1.0, "3:4": 3 / 4,
+                                 "9:16": 9 / 16}
+    )
+    export: StageExportConfig = StageExportConfig()
+
+    @model_validator(mode="after")
+    def _valid(self) -> StageConfig:
+        known = set().union(*FILTER_NAMES.values())
+        unknown = set(self.thresholds) - known
+        if unknown:
+            raise ValueError(f"unknown filter(s) {sorted(unknown)} in thresholds; known: "
+                             f"{sorted(known)}")
+        if self.keep_fraction is not None and not self.rank_by:
+            raise ValueError("keep_fraction needs rank_by (the signals to rank by)")
+        edges = self.duration_buckets
+        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError("duration_buckets must be at least two increasing edges")
+        for kind, targets in self.composition.items():
+            exact = sum(t.share for t in targets.values() if t.share is not None)
+            floor = sum(t.min for t in targets.values() if t.min is not None)
+            if exact + floor > 1 + 1e-9:
+                raise ValueError(f"composition.{kind}: shares add up to more than 1")
+        return self
+
+
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+class SubsetsConfig(_Section):
+    presets: list[Literal["movie_gen", "hunyuan"]] = Field(default_factory=list)
+    stages: dict[str, StageConfig] = Field(default_factory=dict)  # yours, merged over presets
+
+    def resolved(self) -> dict[str, StageConfig]:
+        """Presets expanded, then the user's stages merged over them (same name = override)."""
+        presets = _read_yaml(Path(str(PRESETS)))
+        merged: dict[str, dict] = {}
+        for preset in self.presets:
+            for name, stage in presets[preset].items():
+                merged[name] = stage
+        for name, stage in self.stages.items():
+            given = stage.model_dump(exclude_unset=True)
+            merged[name] = _merge(merged.get(name, {}), given) if name in merged else given
+        stages = {name: StageConfig.model_validate(spec) for name, spec in merged.items()}
+        for name, stage in stages.items():
+            if not _STAGE_NAME.match(name):
+                raise ValueError(f"subsets: stage name {name!r} must match {_STAGE_NAME.pattern}")
+            if stage.parent is not None and stage.parent not in stages:
+                raise ValueError(f"subsets.{name}: parent {stage.parent!r} is not a stage")
+        for name in stages:  # no cycles
+            seen, cur = {name}, stages[name].parent
+            while cur is not None:
+                if cur in seen:
+                    raise ValueError(f"subsets: parent cycle through {name!r}")
+                seen.add(cur)
+                cur = stages[cur].parent
+        return stages
 
 
 class CurationConfig(_Section):
@@ -236,8 +344,9 @@ class CurationConfig(_Section):
     captioning: CaptioningConfig = CaptioningConfig()
     filters: dict[str, StageFilters] = Field(default_factory=dict)
     run: RunConfig = RunConfig()
-    finetune: FinetuneConfig = FinetuneConfig()
+    subsets: SubsetsConfig = SubsetsConfig()
     storage: StorageConfig = StorageConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
 
     @model_validator(mode="after")
     def _known_filters(self) -> CurationConfig:

@@ -93,6 +93,16 @@ class ExportFailure(StrEnum):
     ENCODE_FAILED = "encode_failed"
 
 
+class Selection(StrEnum):
+    """Subset-stage filters beyond the per-shard ones (``decisions``, stage = the subset)."""
+
+    PARENT_STAGE = "parent_stage"  # a child stage selects only from its parent's members
+    CAPTION = "caption"  # no caption, or its QC failed
+    QUALITY_RANK = "quality_rank"  # outside the stage's keep_fraction by rank_by
+    COMPOSITION = "composition"  # not sampled: its label cell was over the composition target
+    CAP = "cap"  # not sampled: the stage's max_clips / max_hours was reached
+
+
 class Stage(StrEnum):
     """Pipeline steps that write decisions."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from curation_assets.lineage.store import LineageStore
@@ -150,7 +151,11 @@ def funnel(
             r[0]
             for r in con.execute(f"SELECT DISTINCT stage FROM decisions {where}", params).fetchall()
         ]
-        stages = sorted((s for s in stages if s != Stage.SHOT_CLIPS.value), key=stage_rank)
+        subsets = {r[0] for r in con.execute("SELECT subset FROM subset_runs").fetchall()}
+        stages = sorted(
+            (s for s in stages if s != Stage.SHOT_CLIPS.value and s not in subsets),
+            key=stage_rank,
+        )
         failed_so_far: list[str] = []
         for stage in stages:
             failed_so_far.append(stage)
@@ -173,3 +178,27 @@ def funnel(
         return steps
     finally:
         con.close()
+
+
+def stage_funnel(store: LineageStore, subset: str) -> dict | None:
+    """A subset stage's own funnel as recorded by its last materialization: share of its pool
+    remaining after each filter, in order (Movie Gen's appendix-table style)."""
+    rows = _rows(
+        store,
+        "SELECT subset, parent, pool_clips, members, hours, funnel_json, composition_json, notes "
+        "FROM subset_runs WHERE subset = ?",
+        [subset],
+    )
+    if not rows:
+        return None
+    run = rows[0]
+    return {
+        "subset": subset,
+        "parent": run["parent"],
+        "pool_clips": run["pool_clips"],
+        "members": run["members"],
+        "hours": run["hours"],
+        "steps": json.loads(run["funnel_json"] or "[]"),
+        "composition": json.loads(run["composition_json"] or "[]"),
+        "notes": run["notes"],
+    }

@@ -22,6 +22,7 @@ import polars as pl
 from curation_assets.lineage.schema import TABLES, frame
 
 CATALOG_VERSION = 1
+ROW_GROUP = 8192  # rows per Parquet row group in lineage parts
 _SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -44,7 +45,18 @@ class LineageStore:
                 df = rows if isinstance(rows, pl.DataFrame) else frame(table, rows)
                 target = self._table_dir(table) / f"{writer}__{partition}.parquet"
                 tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-                df.select(list(TABLES[table])).write_parquet(tmp, statistics=True)
+                schema = TABLES[table]
+                missing = [
+                    pl.lit(None, dtype=t).alias(c) for c, t in schema.items() if c not in df.columns
+                ]  # optional columns a writer leaves out
+                df = df.with_columns(missing) if missing else df
+                if "clip_id" in schema and df.height > ROW_GROUP and not df["clip_id"].is_sorted():
+                    # sorted parts with small row groups: a lookup by clip id reads a few
+                    # groups per part (min/max statistics), not the whole table
+                    df = df.sort("clip_id")
+                df.select(list(schema)).write_parquet(
+                    tmp, statistics=True, row_group_size=ROW_GROUP, compression="lz4"
+                )
                 staged.append((tmp, target))
         except BaseException:
             for tmp, _ in staged:

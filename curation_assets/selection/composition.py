@@ -120,7 +120,8 @@ def allocate(
         )
         achieved = chosen / size if size else 0.0
         lo, hi = target.bounds(tolerance)
-        met = size > 0 and lo - 1e-9 <= achieved <= hi + 1e-9
+        slack = 1.0 / size + 1e-9 if size else 0.0  # rounding to whole clips
+        met = size > 0 and lo - slack <= achieved <= hi + slack
         outcome = Outcome(target.kind, target.label, target.describe(), have, chosen, achieved, met)
         if target in dropped_set:
             outcome.met = False

@@ -323,24 +323,31 @@ def _decisions(
     steps: list[tuple[str, pl.DataFrame]],
     late: list[tuple[str, pl.DataFrame]],
 ) -> pl.DataFrame:
-    base = pool.select("clip_id", "shard")
+    """Clip-major (the pool is sorted by clip id): a lookup by clip id reads few row groups."""
+    base = pool.select("clip_id", "shard").with_row_index("__row")
     parts = [
-        pl.concat([base, out], how="horizontal").with_columns(pl.lit(filt).alias("filter"))
-        for filt, out in steps
+        pl.concat([base, out], how="horizontal").with_columns(
+            pl.lit(filt, dtype=pl.Categorical).alias("filter"), pl.lit(i).alias("__step")
+        )
+        for i, (filt, out) in enumerate(steps)
     ]
-    shard_of = pool.select("clip_id", "shard")
     parts += [
-        out.join(shard_of, on="clip_id", how="left").with_columns(pl.lit(filt).alias("filter"))
-        for filt, out in late
+        out.join(base, on="clip_id", how="left").with_columns(
+            pl.lit(filt, dtype=pl.Categorical).alias("filter"),
+            pl.lit(len(steps) + i).alias("__step"),
+        )
+        for i, (filt, out) in enumerate(late)
     ]
     if not parts:
         return pl.DataFrame()
-    return pl.concat(
+    frame = pl.concat(
         [
             p.select(
+                "__row",
+                "__step",
                 pl.col("clip_id"),
                 pl.lit(name, dtype=pl.Categorical).alias("stage"),
-                pl.col("filter").cast(pl.Categorical),
+                pl.col("filter"),
                 pl.col("passed"),
                 pl.col("value").cast(pl.Float64),
                 pl.col("threshold").cast(pl.Categorical),
@@ -349,7 +356,10 @@ def _decisions(
             )
             for p in parts
         ]
-    )
+    ).sort("__row", "__step")
+    sorted_ids = pool["clip_id"].is_sorted()
+    frame = frame.drop("__row", "__step")
+    return frame.with_columns(pl.col("clip_id").set_sorted()) if sorted_ids else frame
 
 
 def _members(chosen: pl.DataFrame, name: str, stage: StageConfig) -> pl.DataFrame:
