@@ -6,6 +6,7 @@ from curation_assets.exports.spec import (
     ExportReport,
     ExportSpec,
 )
+from curation_assets.exports.verify import ExportCheck, verify_export
 from curation_assets.exports.webdataset import (
     FAILED_JSONL,
     MANIFEST_JSONL,
@@ -21,9 +22,11 @@ __all__ = [
     "MANIFEST_JSONL",
     "MANIFEST_PARQUET",
     "ClipFailure",
+    "ExportCheck",
     "ExportReport",
     "ExportSpec",
     "export_subset",
     "read_manifest",
     "sample_key",
+    "verify_export",
 ]

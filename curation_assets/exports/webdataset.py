@@ -283,10 +283,17 @@ class _State:
         entry = self.tars.get(shard.name)
         if not entry or entry.get("fingerprint") != shard.fingerprint:
             return False
-        try:
-            return (out_dir / shard.name).stat().st_size == entry["bytes"]
-        except OSError:
-            return False
+        return _intact(out_dir / shard.name, entry)
+
+
+def _intact(path: Path, entry: dict) -> bool:
+    """The file is the one the record describes: same size and modification time (tar pads to
+    whole records, so a shard edited by hand can keep its size)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return st.st_size == entry["bytes"] and st.st_mtime_ns == entry.get("mtime_ns")
 
 
 def _move_renumbered(
@@ -298,7 +305,7 @@ def _move_renumbered(
     finished = {
         entry["fingerprint"]: name
         for name, entry in state.tars.items()
-        if (out_dir / name).is_file() and (out_dir / name).stat().st_size == entry["bytes"]
+        if _intact(out_dir / name, entry)
     }
     moves = {
         s.name: finished[s.fingerprint]
@@ -523,10 +530,15 @@ def _write_shard(
     finally:
         if tmp.exists():
             tmp.unlink()
-    size = (out_dir / shard.name).stat().st_size
+    st = (out_dir / shard.name).stat()
     report.tars_written.append(out_dir / shard.name)
-    report.bytes_written += size
-    return {"fingerprint": shard.fingerprint, "bytes": size, "clips": results}
+    report.bytes_written += st.st_size
+    return {
+        "fingerprint": shard.fingerprint,
+        "bytes": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "clips": results,
+    }
 
 
 # --- manifest -----------------------------------------------------------------------------------
