@@ -95,6 +95,10 @@ def test_finetune_set_follows_reviews_and_the_sensor_notices_new_ones(home: Path
     reviews = ReviewStore(data.layout, load_config(home))
     first = _tick(home, None)
     assert not first.run_requests and first.skip_reason
+    # before any review: an empty set, exported as an empty manifest (not an error)
+    _run(home, [finetune_set])
+    assert data.store.query("SELECT count(*) FROM finetune_set").item() == 0
+    assert read_manifest(data.layout.exports / "finetune_set").height == 0
 
     a, b = data.clip_ids[0], data.clip_ids[1]
     _add(reviews, a, "ann", "accept", in_s=0.5, out_s=3.0, caption="edited <i>caption</i>")
