@@ -202,6 +202,9 @@ def test_crash_mid_export_then_rerun_equals_a_clean_run(tmp_path: Path, sources)
     assert finished == ["pretrain_test-000000.tar"]  # clips 1-2; clip 3's shard was not kept
     assert not list(crashed.glob(".*.tmp"))
     first_mtime = (crashed / finished[0]).stat().st_mtime_ns
+    # what a killed process (no exception handlers run) would leave behind
+    (crashed / ".pretrain_test-000001.tar.tmp").write_bytes(b"half a shard")
+    (crashed / ".transcode-abc.mp4.tmp").write_bytes(b"half a clip")
 
     seen: list[tuple[int, int]] = []
     report = export_subset(members, crashed, SPEC, progress=lambda d, t: seen.append((d, t)))
@@ -209,6 +212,7 @@ def test_crash_mid_export_then_rerun_equals_a_clean_run(tmp_path: Path, sources)
     assert seen[-1] == (6, 6)
     assert (crashed / finished[0]).stat().st_mtime_ns == first_mtime
     assert read_manifest(crashed).equals(read_manifest(clean))
+    assert not list(crashed.glob(".*.tmp"))
     for tar in sorted(clean.glob("*.tar")):
         assert _tar_members(crashed / tar.name) == _tar_members(tar)
 
