@@ -1,4 +1,13 @@
-"""Training exports of a selected subset: manifest (Parquet/JSONL) and WebDataset shards."""
+"""Training exports of a selected subset: manifest (Parquet/JSONL) and WebDataset shards.
+
+    report = export_subset(members, layout.exports / "pretrain_720p",
+                           ExportSpec("pretrain_720p", short_side=720, fps=24))
+    report.summary()            # counts, failures by reason, shards, bytes, per bucket
+    verify_export(out_dir)      # shards still match the manifest (add decode=True to decode)
+
+Re-running with the same members and spec touches nothing; see ``webdataset`` for the layout,
+the manifest columns and how resuming works.
+"""
 
 from curation_assets.exports.spec import (
     DEFAULT_ASPECT_RATIOS,
