@@ -14,7 +14,7 @@ from curation_assets.assets.per_shard import shot_clips, source_videos
 from curation_assets.partitions import shard_partitions
 from curation_assets.quality import expectations as gxq
 from curation_assets.resources import CurationResource
-from curation_assets.shards import check_shard_name, list_shard_files
+from curation_assets.shards import check_shard_name
 from curation_assets.vocabulary import Admission, VideoStatus
 
 EXAMPLES = 10  # failing rows listed in metadata
@@ -116,8 +116,8 @@ def source_videos_integrity(
     context: dg.AssetCheckExecutionContext, curation: CurationResource
 ) -> dg.AssetCheckResult:
     shard = check_shard_name(context.partition_key)
-    layout, cfg, store = curation.layout, curation.config(), curation.store()
-    files = [f.rel for f in list_shard_files(layout.shard_uploads(shard))]
+    cfg, store = curation.config(), curation.store()
+    files = [f.rel for f in curation.source().list_files(shard)]  # local folder or S3
     videos = store.query(
         "SELECT video_id, file_name, status, reason, duration_s, detail FROM videos "
         "WHERE shard = ? ORDER BY file_name",

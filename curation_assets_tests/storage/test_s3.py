@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from curation_assets.config import Layout
-from curation_assets.definitions import PER_SHARD_ASSETS, defs
+from curation_assets.definitions import defs
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.partitions import SHARD_PARTITIONS
 from curation_assets.resources import CurationResource, store_for
@@ -83,13 +83,19 @@ def test_sensor_to_s3_lineage_end_to_end(home: Path, s3: S3Env, tmp_path: Path) 
         assert tick.run_requests[0].run_key == "shard:s3-shard"
         _apply(instance, tick)
         request = tick.run_requests[0]
-        result = dg.materialize(
-            PER_SHARD_ASSETS,
+        # the run the sensor asked for: its job, partition and tags (as the daemon launches it)
+        job = defs.resolve_job_def(request.job_name or "shard_job")
+        result = job.execute_in_process(
             instance=instance,
             partition_key=request.partition_key,
+            tags=request.tags,
             resources={"curation": resource},
         )
         assert result.success
+        checks = result.get_asset_check_evaluations()
+        assert checks and all(c.passed for c in checks), [
+            (c.check_name, c.metadata) for c in checks if not c.passed
+        ]
 
     store = store_for(Layout(home))
     videos = store.query("SELECT file_name, uri, status, reason FROM videos ORDER BY file_name")
