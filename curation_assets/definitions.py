@@ -16,6 +16,7 @@ from curation_assets.assets.per_shard import (
     source_videos,
     visual_filter,
 )
+from curation_assets.executors import shard_executor
 from curation_assets.resources import CurationResource
 from curation_assets.sensors import build_reviews_sensor, build_uploads_sensor
 
@@ -32,14 +33,20 @@ shard_job = dg.define_asset_job(
     "shard_job",
     selection=dg.AssetSelection.groups(PER_SHARD_GROUP),
     description="Every per-shard asset for one source shard.",
+    # scope: run-queue limits (deploy/dagster.yaml); ecs/*: the run's task size on ECS
+    tags={"curation/scope": "shard", "ecs/cpu": "2048", "ecs/memory": "8192"},
+    executor_def=shard_executor(),  # $CURATION_EXECUTOR: multiprocess | in_process | ecs
 )
 
 GLOBAL_ASSETS = [near_duplicates, concepts]
+# One global run at a time (they update one shared index): a tag limit in deploy/dagster.yaml.
+GLOBAL_RUN_TAGS = {"curation/scope": "global"}
 
 global_job = dg.define_asset_job(
     "global_job",
     selection=dg.AssetSelection.groups(GLOBAL_GROUP),
     description="Every global (all-shard) asset: near-duplicates, concepts.",
+    tags=GLOBAL_RUN_TAGS,
 )
 
 # Re-materializes the global assets after new shard outputs (their eager automation condition),
@@ -49,6 +56,7 @@ global_automation = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.groups(GLOBAL_GROUP),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
+    run_tags=GLOBAL_RUN_TAGS,
 )
 
 # Reviews landing from `curate review` re-materialize the fine-tune set (reviews_sensor).

@@ -1,5 +1,7 @@
 """Per-shard assets: thin wiring of ``steps`` to lineage, config and UI metadata."""
 
+import warnings
+
 import dagster as dg
 
 from curation_assets import steps
@@ -11,6 +13,14 @@ from curation_assets.shards import check_shard_name
 from curation_assets.signals.runner import save_vectors, score_shard
 
 PER_SHARD_GROUP = "per_shard"
+
+# One shard per run, also in backfills: a shard is the unit of parallelism, its failure stays its
+# own, its run is one ECS task, and every asset and check reads ``context.partition_key``.
+SHARD_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+warnings.filterwarnings("ignore", "Parameter `backfill_policy`", dg.BetaWarning)  # stable enough
+# Task sizes for ``dagster_aws.ecs.ecs_executor`` (one task per step, see deploy/dagster.yaml).
+DECODE_TAGS = {"ecs/cpu": "4096", "ecs/memory": "8192"}
+MODEL_TAGS = {"ecs/cpu": "4096", "ecs/memory": "16384"}
 
 
 def _progress(context: dg.AssetExecutionContext, verb: str):
@@ -24,6 +34,7 @@ def _progress(context: dg.AssetExecutionContext, verb: str):
     partitions_def=shard_partitions,
     group_name=PER_SHARD_GROUP,
     kinds={"pyav", "duckdb"},
+    backfill_policy=SHARD_BACKFILL,
     description="Every file of the shard probed with PyAV; admitted or rejected with a reason.",
 )
 def source_videos(
@@ -45,6 +56,8 @@ def source_videos(
     group_name=PER_SHARD_GROUP,
     deps=[source_videos],
     kinds={"pyav", "scenedetect"},
+    backfill_policy=SHARD_BACKFILL,
+    op_tags=DECODE_TAGS,
     description="One decode pass per admitted video: cuts, frame samples, single-shot clips.",
 )
 def shot_clips(
@@ -77,7 +90,9 @@ def shot_clips(
     return dg.MaterializeResult(metadata=reports.shot_clips_metadata(rows, layout, shard, sheet))
 
 
-def build_filter_asset(family: str, description: str, kinds: set[str]) -> dg.AssetsDefinition:
+def build_filter_asset(
+    family: str, description: str, kinds: set[str], pool: str | None = None, op_tags=None
+) -> dg.AssetsDefinition:
     """visual_filter and motion_filter differ only in their analyzers (``signals.registry``)."""
 
     @dg.asset(
@@ -86,6 +101,9 @@ def build_filter_asset(family: str, description: str, kinds: set[str]) -> dg.Ass
         group_name=PER_SHARD_GROUP,
         deps=[shot_clips],
         kinds=kinds,
+        pool=pool,
+        op_tags=op_tags,
+        backfill_policy=SHARD_BACKFILL,
         description=description,
     )
     def _filter(
@@ -139,6 +157,8 @@ content_filter = build_filter_asset(
     "unsafe content (CLIP zero-shot; not scored offline). Vectors are kept per shard for the "
     "global near_duplicates and concepts assets.",
     {"opencv", "open_clip"},
+    pool="gpu",  # open_clip embeddings and zero-shot share the accelerator with captioning
+    op_tags=MODEL_TAGS,
 )
 
 
@@ -148,6 +168,8 @@ content_filter = build_filter_asset(
     deps=[visual_filter, motion_filter, content_filter],
     kinds={"transformers"},
     pool="gpu",
+    op_tags=MODEL_TAGS,
+    backfill_policy=SHARD_BACKFILL,
     description="Detailed and structured captions for the clips that still pass every filter "
     "(a VLM when configured, else the offline signals captioner); resumable, QC'd.",
 )
