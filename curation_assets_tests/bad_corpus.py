@@ -248,6 +248,20 @@ def build_corpus(shard: Path, outside: Path) -> list[Case]:
         (4.75,),
     )
 
+    write_video(_spec(), shard / "raw stream.h264")  # H.264 without a container: no timestamps
+    add("raw_stream", "raw stream.h264", "rejected", "unreadable", "duration unknown (h264 has no")
+
+    for kind, name, spec, codec, pix_fmt in [
+        ("odd_size", "odd size 193x129.mp4", _spec(pix_fmt="yuv444p", width=193, height=129),
+         "h264", "yuv444p"),
+        ("mpeg_ts", "broadcast.ts", _spec(), "h264", "yuv420p"),
+        ("mpeg4_part2_avi", "old camera.avi", _spec(codec="mpeg4"), "mpeg4", "yuv420p"),
+    ]:  # fmt: skip
+        write_video(spec, shard / name)
+        size = (spec.width, spec.height)
+        add(kind, name, "admitted", None, f"{size[0]}x{size[1]} {codec} 5.00 s", codec, pix_fmt,
+            size, (4.75,))  # fmt: skip
+
     write_video(_spec(rotation=90), shard / "rotated 90.mp4")
     add("rotation", "rotated 90.mp4", "admitted", None, f"{H}x{W} h264", "h264", "yuv420p",
         (H, W), (4.75,))  # fmt: skip
@@ -306,6 +320,10 @@ KINDS = (
     "huge_declared_size",
     "large_declared_size",
     "absurd_duration",
+    "raw_stream",
+    "odd_size",
+    "mpeg_ts",
+    "mpeg4_part2_avi",
     "rotation",
     "non_ascii_name",
     "space_names",

@@ -225,7 +225,8 @@ def admission_reason(probe: Probe, cfg: AdmissionConfig) -> tuple[Admission | No
     if fmt.endswith("_pipe") or "image2" in fmt:  # a picture: no duration, or one frame's
         return Admission.TOO_SHORT, f"still image ({fmt})"
     if probe.duration_s is None:
-        return Admission.UNREADABLE, "duration unknown"
+        # e.g. a raw elementary stream: no timestamps, so its frame rate would be a guess
+        return Admission.UNREADABLE, f"duration unknown ({fmt or 'no container'} has no timing)"
     note = ""
     if probe.truncated and probe.declared_duration_s is not None:
         note = f" (truncated: {probe.declared_duration_s:.2f} s declared)"
