@@ -195,6 +195,7 @@ class FinetuneConfig(_Section):
     min_accepts: int = Field(1, ge=1)  # reviewers who must accept (and outnumber rejects)
     min_trim_s: float = Field(2.0, gt=0)  # shortest trimmed segment a reviewer may keep
     export_media: bool = True  # exports/finetune_set/: WebDataset shards (False: manifest only)
+    compact_reviews_after: int = Field(25, ge=1)  # merge single-review parts beyond this many
 
     @model_validator(mode="after")
     def _known(self) -> FinetuneConfig:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from curation_assets.partitions import SHARD_PARTITIONS, shard_partitions
 from curation_assets.resources import CurationResource
+from curation_assets.review.store import compacted_parts, loose_parts
 
 
 def build_uploads_sensor(job) -> dg.SensorDefinition:
@@ -20,15 +21,15 @@ def build_uploads_sensor(job) -> dg.SensorDefinition:
     )
     def uploads_sensor(context: dg.SensorEvaluationContext, curation: CurationResource):
         # Known partitions come from one instance query; only unknown shards are checked for
-        # their marker. On S3 a tick lists at most storage.sensor_max_pages pages of shard
-        # prefixes and the cursor's "after" says where the next tick resumes the sweep.
+        # their marker. On S3 the cursor's "listing" keeps the highest shard name seen (a tick
+        # lists only names after it) and when the last full sweep was (storage.sensor_*).
         known = set(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
         cursor = json.loads(context.cursor) if context.cursor else {}
-        new, after = curation.source().ready_shards(known, cursor.get("after"))
+        new, listing = curation.source().ready_shards(known, cursor.get("listing"))
         cursor = {
             "known_shards": len(known) + len(new),
             "last_added": new[-20:] or cursor.get("last_added", []),
-            "after": after,
+            "listing": listing,
         }
         if not new:
             return dg.SensorResult(skip_reason="no new complete shard", cursor=json.dumps(cursor))
@@ -52,7 +53,7 @@ def build_reviews_sensor(job) -> dg.SensorDefinition:
     )
     def reviews_sensor(context: dg.SensorEvaluationContext, curation: CurationResource):
         folder = curation.layout.lineage_parts / "reviews"
-        parts = list(folder.glob("review__*.parquet")) if folder.is_dir() else []
+        parts = loose_parts(folder) + compacted_parts(folder)
         newest = max((p.stat().st_mtime_ns for p in parts), default=0)
         state = f"{len(parts)}:{newest}"
         if not parts or state == context.cursor:

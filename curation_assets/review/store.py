@@ -9,6 +9,7 @@ different files (nothing to lose, nothing to lock), and ``lineage.duckdb`` shows
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -41,6 +42,18 @@ REVIEWS = "reviews"
 CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
 MAX_CAPTION_CHARS = 5000
+
+
+COMPACTED_PREFIX = "reviews__compacted-"
+
+
+def loose_parts(folder: Path) -> list[Path]:
+    """Single-review parts (one per submitted review) not yet compacted."""
+    return sorted(folder.glob("review__*.parquet")) if folder.is_dir() else []
+
+
+def compacted_parts(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"{COMPACTED_PREFIX}*.parquet")) if folder.is_dir() else []
 
 
 class ReviewError(ValueError):
@@ -120,7 +133,53 @@ class ReviewStore:
         finally:
             tmp.unlink(missing_ok=True)
         _fsync_dir(self.reviews_dir)
+        if len(loose_parts(self.reviews_dir)) > self.config.finetune.compact_reviews_after:
+            self.compact(wait=False)
         return review_id
+
+    def compact(self, wait: bool = True) -> int:
+        """Merge the single-review parts into one compacted part; returns reviews merged.
+
+        Readers get slower with every small file, so every ``compact_reviews_after`` reviews the
+        writer that notices merges them. Writers never wait: only compactions take the lock. The
+        merged file is durable before any part is removed, so a crash in between leaves each
+        review twice on disk, never zero times (``reviews()`` drops duplicates by id).
+        """
+        self.reviews_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.reviews_dir / ".compact.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return 0  # another process is compacting right now
+            try:
+                return self._compact_locked()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _compact_locked(self) -> int:
+        parts = loose_parts(self.reviews_dir) + compacted_parts(self.reviews_dir)
+        if len(parts) < 2:
+            return 0
+        merged = (
+            pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
+            .unique("review_id", keep="first")
+            .sort("review_id")
+        )
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        target = self.reviews_dir / f"{COMPACTED_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            frame(REVIEWS, merged.to_dicts()).write_parquet(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.reviews_dir)
+        for part in parts:
+            part.unlink(missing_ok=True)
+        _fsync_dir(self.reviews_dir)
+        return merged.height
 
     def _validate(self, review: Review, clip: dict) -> None:
         check_clip_id(review.clip_id)
@@ -149,11 +208,16 @@ class ReviewStore:
 
     # -- reading ---------------------------------------------------------------------------
     def reviews(self, clip_id: str | None = None) -> pl.DataFrame:
-        sql = "SELECT * FROM reviews"
-        if clip_id is None:
-            return self.lineage.query(sql, tables=[REVIEWS])
+        """Every stored review once (a compaction interrupted by a crash can leave copies)."""
+        where, params = ("", None) if clip_id is None else (" WHERE clip_id = ?", [clip_id])
+        if clip_id is not None:
+            check_clip_id(clip_id)
         return self.lineage.query(
-            sql + " WHERE clip_id = ?", [check_clip_id(clip_id)], tables=[REVIEWS]
+            f"SELECT * FROM reviews{where} "
+            "QUALIFY row_number() OVER (PARTITION BY review_id ORDER BY created_at) = 1 "
+            "ORDER BY created_at, review_id",
+            params,
+            tables=[REVIEWS],
         )
 
     def candidates(self) -> pl.DataFrame:

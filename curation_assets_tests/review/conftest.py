@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 import uvicorn
 
 from curation_assets.assets.finetune_assets import finetune_candidates
-from curation_assets.config import Layout
+from curation_assets.config import CurationConfig, Layout
 from curation_assets.lineage.store import LineageStore
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import CurationResource, store_for
@@ -200,8 +201,14 @@ class Server:
 
 @pytest.fixture
 def live_server(seeded: Seeded) -> Iterator[Server]:
+    with serving(seeded.layout) as server:
+        yield server
+
+
+@contextmanager
+def serving(layout: Layout, config: CurationConfig | None = None) -> Iterator[Server]:
     """The app on a free loopback port, in a thread (what `curate review` serves)."""
-    app = create_app(seeded.layout)
+    app = create_app(layout, config)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

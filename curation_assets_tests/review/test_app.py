@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from curation_assets.review.app import create_app
-from curation_assets.review.store import ReviewStore
+from curation_assets.review.store import ReviewStore, compacted_parts, loose_parts
 from curation_assets.selection.finetune import DIMENSIONS, latest_reviews
 
-from .conftest import SCRIPT_CAPTION, Seeded, Server
+from .conftest import SCRIPT_CAPTION, Seeded, Server, serving
 
 
 def _client(seeded: Seeded, read_only: bool = False) -> TestClient:
@@ -213,39 +213,50 @@ def test_agreement_is_shown_for_several_reviewers(seeded) -> None:
     assert "2 accept / 1 reject" in index and "66%" in index
 
 
-def test_two_reviewers_at_once_lose_no_review(seeded, live_server: Server) -> None:
-    """Two browsers posting as fast as they can, in parallel, against the live server."""
+def test_two_reviewers_at_once_lose_no_review(seeded) -> None:
+    """Two browsers posting as fast as they can, in parallel, against the live server, while
+    the single-review parts are compacted every few reviews (compact_reviews_after: 5)."""
     ids = seeded.store.query("SELECT clip_id FROM finetune_candidates ORDER BY rank")[
         "clip_id"
     ].to_list()
+    cfg = _config(seeded)
+    cfg = cfg.model_copy(
+        update={"finetune": cfg.finetune.model_copy(update={"compact_reviews_after": 5})}
+    )
     errors: list[str] = []
-
-    def review_all(name: str) -> None:
-        with httpx.Client(base_url=live_server.url, follow_redirects=False) as http:
-            page = http.get(f"/clips/{ids[0]}", params={"reviewer": name})
-            token = _csrf(page.text)
-            for clip_id in ids:
-                r = http.post(f"/clips/{clip_id}/review", data=_form(token, name, "accept"))
-                if r.status_code != 303:
-                    errors.append(f"{name} {clip_id}: {r.status_code}")
-
-    threads = [threading.Thread(target=review_all, args=(n,)) for n in ("ann", "bob")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    with serving(seeded.layout, cfg) as live_server:
+        threads = [threading.Thread(target=_review_all, args=(live_server, n, ids, errors))
+                   for n in ("ann", "bob")]  # fmt: skip
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
     assert not errors
     stored = ReviewStore(seeded.layout, _config(seeded)).reviews()
     assert stored.height == 2 * len(ids)
     latest = latest_reviews(stored)
     assert sorted(latest.filter(latest["reviewer"] == "ann")["clip_id"].to_list()) == sorted(ids)
     assert sorted(latest.filter(latest["reviewer"] == "bob")["clip_id"].to_list()) == sorted(ids)
-    # and lineage.duckdb shows them as the reviews view
+    folder = seeded.layout.lineage_parts / "reviews"
+    assert compacted_parts(folder) and len(loose_parts(folder)) <= 5 + 2
+    # and lineage.duckdb shows each exactly once as the reviews view
     import duckdb
 
     seeded.store.ensure_catalog()
     with duckdb.connect(str(seeded.layout.lineage_db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM reviews").fetchone()[0] == 2 * len(ids)
+        assert con.execute("SELECT count(DISTINCT review_id) FROM reviews").fetchone()[
+            0
+        ] == 2 * len(ids)
+
+
+def _review_all(live_server: Server, name: str, ids: list[str], errors: list[str]) -> None:
+    with httpx.Client(base_url=live_server.url, follow_redirects=False) as http:
+        token = _csrf(http.get(f"/clips/{ids[0]}", params={"reviewer": name}).text)
+        for clip_id in ids:
+            r = http.post(f"/clips/{clip_id}/review", data=_form(token, name, "accept"))
+            if r.status_code != 303:
+                errors.append(f"{name} {clip_id}: {r.status_code}")
 
 
 @pytest.mark.parametrize("decision", ["accept", "reject"])

@@ -65,3 +65,31 @@ def test_a_killed_writer_loses_no_acknowledged_review(home: Path) -> None:
     for part in folder.glob("review__*.parquet"):
         assert pl.read_parquet(part).height == 1
     assert all(p.name.startswith(".") for p in folder.iterdir() if not p.name.endswith(".parquet"))
+
+
+def test_a_compaction_killed_midway_leaves_every_review_readable_once(home: Path) -> None:
+    """Merged file written, originals not yet removed: duplicates on disk, none in reviews()."""
+    data = seed(home, videos=1, clips_per_video=3)
+    store = ReviewStore(data.layout, load_config(home))
+    from curation_assets.review.store import Review, compacted_parts, loose_parts
+    from curation_assets.selection.finetune import DIMENSIONS
+
+    ids = [
+        store.add(
+            Review(c, f"r{i}", "reject", None, None, None, dict.fromkeys(DIMENSIONS, 2)),
+            store.clip(c),
+        )
+        for i in range(4)
+        for c in data.clip_ids
+    ]
+    folder = data.layout.lineage_parts / "reviews"
+    keep = [p.read_bytes() for p in loose_parts(folder)]
+    names = [p.name for p in loose_parts(folder)]
+    assert store.compact() == len(ids)
+    assert len(compacted_parts(folder)) == 1 and not loose_parts(folder)
+    for name, raw in zip(names, keep, strict=True):  # as if the deletes never happened
+        (folder / name).write_bytes(raw)
+    assert sorted(store.reviews()["review_id"].to_list()) == sorted(ids)
+    assert store.compact() == len(ids)  # the next compaction folds the copies away
+    assert sorted(store.reviews()["review_id"].to_list()) == sorted(ids)
+    assert len(compacted_parts(folder)) == 1 and not loose_parts(folder)
