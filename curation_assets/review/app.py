@@ -22,6 +22,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlencode
 
+import av
 import jinja2
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -36,6 +37,7 @@ from curation_assets.review.store import (
     check_clip_id,
     check_reviewer,
 )
+from curation_assets.review.thumbs import STRIP, cached_thumbnail, strip_times
 from curation_assets.selection.finetune import (
     DIMENSIONS,
     RATING_MAX,
@@ -183,6 +185,7 @@ def create_app(
             total=len(ids),
             has_keyframe=store.keyframe_path(clip) is not None,
             has_media=store.media_path(clip) is not None,
+            strip=[(k, t) for k, t in enumerate(strip_times(clip["start_s"], clip["end_s"]))],
         )
 
     @app.get("/favicon.ico")
@@ -203,6 +206,21 @@ def create_app(
         if path is None:
             raise HTTPException(404, "no keyframe")
         return FileResponse(path, media_type="image/jpeg")
+
+    @app.get("/thumbs/{clip_id}/{index}.jpg")
+    def thumb(clip_id: str, index: int):
+        clip = clip_or_404(clip_id)
+        path = store.media_path(clip)
+        if path is None or not 0 <= index < STRIP:
+            raise HTTPException(404, "no thumbnail")
+        t = strip_times(clip["start_s"], clip["end_s"])[index]
+        try:
+            jpeg = cached_thumbnail(
+                layout.warehouse / "review_cache", f"{clip['clip_id']}-{index}", path, t
+            )
+        except (av.FFmpegError, ValueError, OSError):
+            raise HTTPException(404, "the source could not be decoded here") from None
+        return FileResponse(jpeg, media_type="image/jpeg")
 
     if not read_only:
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from pathlib import Path
@@ -187,6 +188,25 @@ def test_the_segment_is_served_with_range_requests(seeded) -> None:
     assert part.status_code == 206
     assert part.content == whole.content[100:200]
     assert client.get(f"/keyframes/{clip_id}.jpg").content[:2] == b"\xff\xd8"
+
+
+def test_a_strip_of_thumbnails_is_decoded_across_the_segment_and_cached(seeded) -> None:
+    from PIL import Image
+
+    client = _client(seeded)
+    clip_id = _first(seeded)
+    page = client.get(f"/clips/{clip_id}").text
+    assert page.count(f'src="/thumbs/{clip_id}/') == 4
+    first = client.get(f"/thumbs/{clip_id}/0.jpg")
+    assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(first.content))
+    assert image.height == 96 and image.width == 170  # 320x180 source, even width
+    cached = seeded.layout.warehouse / "review_cache" / f"{clip_id}-0.jpg"
+    assert cached.read_bytes() == first.content
+    frames = [client.get(f"/thumbs/{clip_id}/{k}.jpg").content for k in range(4)]
+    assert len(set(frames)) == 4  # a pan: four different frames
+    assert client.get(f"/thumbs/{clip_id}/4.jpg").status_code == 404
+    assert client.get(f"/thumbs/{clip_id}/-1.jpg").status_code == 404
 
 
 def test_read_only_serves_pages_without_any_write_route(seeded) -> None:
