@@ -214,6 +214,8 @@ class StorageConfig(_Section):
     scratch_dir: str | None = None  # where S3 videos are downloaded; None: $CURATION_HOME/scratch
     scratch_max_mb: int = Field(4096, ge=1)  # at most this much is downloaded at once
     sensor_max_pages: int = Field(50, ge=1)  # S3 listing pages (1000 shards each) per sensor tick
+    # S3 ticks list only names after the highest seen; every this many seconds, all names again
+    sensor_full_sweep_s: float = Field(600.0, ge=0)
 
     @model_validator(mode="after")
     def _s3_outputs(self) -> StorageConfig:

@@ -22,7 +22,9 @@ def shard_source(storage: StorageConfig, home: Path, s3_client: Callable[[], Any
     if uploads and uploads.startswith("s3://"):
         scratch_dir = home / Path(storage.scratch_dir or "scratch").expanduser()
         scratch = Scratch(scratch_dir, storage.scratch_max_mb * 1024 * 1024)
-        return S3ShardSource(s3_client(), uploads, scratch, storage.sensor_max_pages)
+        return S3ShardSource(
+            s3_client(), uploads, scratch, storage.sensor_max_pages, storage.sensor_full_sweep_s
+        )
     return LocalShardSource(home / Path(uploads or "uploads").expanduser())
 
 

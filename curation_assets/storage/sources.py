@@ -10,6 +10,7 @@ is emptied after each batch and removed afterwards.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ from curation_assets.shards import (
     ready_shards,
 )
 from curation_assets.storage.scratch import Scratch
+
+MAX_PENDING = 500  # incomplete S3 shards re-checked every sensor tick
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,9 @@ class ShardSource(Protocol):
     def list_files(self, shard: str) -> list[SourceFile]: ...
 
     def ready_shards(
-        self, skip: set[str] | frozenset[str], after: str | None = None
-    ) -> tuple[list[str], str | None]:
-        """New complete shards (not in ``skip``), and where the next listing should resume."""
+        self, skip: set[str] | frozenset[str], state: dict | None = None
+    ) -> tuple[list[str], dict]:
+        """New complete shards (not in ``skip``), and the listing state for the next call."""
         ...
 
     def staged(self, files: Sequence[SourceFile]) -> Any:
@@ -122,10 +125,10 @@ class LocalShardSource:
         ]
 
     def ready_shards(
-        self, skip: set[str] | frozenset[str], after: str | None = None
-    ) -> tuple[list[str], str | None]:
+        self, skip: set[str] | frozenset[str], state: dict | None = None
+    ) -> tuple[list[str], dict]:
         # one scandir of the folder is cheap; only unknown names are stat'ed for their marker
-        return ready_shards(self.uploads, skip=skip), None
+        return ready_shards(self.uploads, skip=skip), {}
 
     @contextmanager
     def staged(self, files: Sequence[SourceFile]) -> Iterator[Iterator[list[Staged]]]:
@@ -136,7 +139,12 @@ class S3ShardSource:
     """Shards under ``s3://bucket/prefix/``; ``client`` is a boto3 S3 client."""
 
     def __init__(
-        self, client: Any, uploads_uri: str, scratch: Scratch, max_pages: int = 50
+        self,
+        client: Any,
+        uploads_uri: str,
+        scratch: Scratch,
+        max_pages: int = 50,
+        full_sweep_s: float = 600.0,
     ) -> None:
         self.client = client
         self.bucket, prefix = parse_s3_uri(uploads_uri)
@@ -145,6 +153,7 @@ class S3ShardSource:
         self.uploads_uri = f"s3://{self.bucket}/{self.prefix}"
         self.scratch = scratch
         self.max_pages = max_pages
+        self.full_sweep_s = full_sweep_s
 
     def _shard_prefix(self, shard: str) -> str:
         return f"{self.prefix}{shard}/"
@@ -219,37 +228,63 @@ class S3ShardSource:
         return sorted(files, key=lambda f: f.rel)
 
     def ready_shards(
-        self, skip: set[str] | frozenset[str], after: str | None = None
-    ) -> tuple[list[str], str | None]:
-        """One sweep step over the shard prefixes, resumed after ``after``.
+        self, skip: set[str] | frozenset[str], state: dict | None = None
+    ) -> tuple[list[str], dict]:
+        """New complete shards not in ``skip``, and the listing state for the next call.
 
-        Reads at most ``max_pages`` listing pages; returns where to resume (None: the sweep
-        reached the end, the next one starts from the beginning, so a shard whose name sorts
-        before ones already seen is still found). Only names not in ``skip`` are checked for
-        their marker (one HEAD each, in parallel).
+        Usually only names after the highest one seen are listed (``StartAfter``): a tick costs
+        one LIST request however many shards exist. Every ``full_sweep_s`` the whole prefix is
+        swept again, so a shard whose name sorts before ones already seen is found too. Either
+        listing reads at most ``max_pages`` pages per call and resumes where it stopped. Only
+        names not in ``skip`` are checked for their marker (one HEAD each, in parallel).
         """
+        state = dict(state or {})
+        now = time.time()
+        sweeping = state.get("sweep_after") is not None or (
+            now - state.get("swept_at", 0.0) >= self.full_sweep_s
+        )
+        start = state.get("sweep_after") if sweeping else state.get("high")
+        names, last, complete = self._list_shards(start, skip)
+        if last is not None and (state.get("high") is None or last > state["high"]):
+            state["high"] = last
+        whole = sweeping and start is None and complete  # this call saw every shard
+        if sweeping:
+            state["sweep_after"] = None if complete else last
+            if complete:
+                state["swept_at"] = now
+        # shards seen without their marker are checked again every tick until it lands
+        if not whole:
+            listed = set(names)
+            names += [n for n in state.get("pending", []) if n not in skip and n not in listed]
+        ready: list[bool] = []
+        if names:
+            with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:  # < boto pool
+                ready = list(pool.map(self._is_ready, names))
+        waiting = sorted(n for n, ok in zip(names, ready, strict=True) if not ok)
+        state["pending"] = waiting[:MAX_PENDING]  # more: left to the next full sweep
+        return sorted(n for n, ok in zip(names, ready, strict=True) if ok), state
+
+    def _list_shards(
+        self, after: str | None, skip: set[str] | frozenset[str]
+    ) -> tuple[list[str], str | None, bool]:
+        """Shard names after ``after`` not in ``skip``; the last name listed; whether the
+        listing reached the end (False: stopped at ``max_pages``)."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, "Delimiter": "/"}
         if after:
             # '0' is the character right after '/': resume after every key under "<after>/"
             kwargs["StartAfter"] = f"{self.prefix}{after}0"
         names: list[str] = []
-        resume = None
+        last = None
         pages = self.client.get_paginator("list_objects_v2").paginate(**kwargs)
         for n, page in enumerate(pages, start=1):
             for common in page.get("CommonPrefixes", []):
                 name = common["Prefix"][len(self.prefix) :].rstrip("/")
                 if SHARD_NAME.fullmatch(name) and name not in skip:
                     names.append(name)
-                resume = name
+                last = name
             if n >= self.max_pages and page.get("IsTruncated"):
-                break
-        else:
-            resume = None
-        if not names:
-            return [], resume
-        with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:  # < boto pool (10)
-            ready = list(pool.map(self._is_ready, names))
-        return sorted(name for name, ok in zip(names, ready, strict=True) if ok), resume
+                return names, last, False
+        return names, last, True
 
     def _is_ready(self, shard: str) -> bool:
         try:

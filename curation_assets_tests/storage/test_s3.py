@@ -154,20 +154,35 @@ def test_sensor_pages_through_more_than_1000_shards_with_its_cursor(home: Path, 
     resource = _settings(home, s3, uploads=f"s3://{s3.bucket}/up", sensor_max_pages=1)
     names = [f"shard-{i:04d}" for i in range(1005)]
     _put_many(s3, [f"up/{n}/_READY" for n in names])
+    lists = []
+    resource.s3_client().meta.events.register(
+        "before-call.s3.ListObjectsV2", lambda params, **_: lists.append(params["query_string"])
+    )
     with dg.instance_for_test() as instance:
         first = _tick(instance, resource)
         got = [r.partition_key for r in first.run_requests]
         assert got == names[:1000]  # one page of 1000 prefixes, then the tick stops
-        assert json.loads(first.cursor)["after"] == "shard-0999"
+        assert json.loads(first.cursor)["listing"]["sweep_after"] == "shard-0999"
         _apply(instance, first)
         second = _tick(instance, resource, first.cursor)
         assert [r.partition_key for r in second.run_requests] == names[1000:]
-        assert json.loads(second.cursor)["after"] is None  # the sweep reached the end
+        listing = json.loads(second.cursor)["listing"]
+        assert listing["sweep_after"] is None and listing["high"] == "shard-1004"  # swept
         _apply(instance, second)
-        # a shard whose name sorts before everything seen lands late: the next sweep finds it
+
+        # steady ticks list only after the highest name: one request, whatever the shard count
+        s3.client.put_object(Bucket=s3.bucket, Key="up/zzz-new/_READY", Body=b"")
         s3.client.put_object(Bucket=s3.bucket, Key="up/aaa-late/_READY", Body=b"")
+        lists.clear()
         third = _tick(instance, resource, second.cursor)
-        assert [r.partition_key for r in third.run_requests] == ["aaa-late"]
+        assert [r.partition_key for r in third.run_requests] == ["zzz-new"]
+        assert len(lists) == 1 and lists[0]["start-after"] == "up/shard-10040"
+        _apply(instance, third)
+
+        # a name sorting before those seen is found by the next full sweep
+        _settings(home, s3, uploads=f"s3://{s3.bucket}/up", sensor_full_sweep_s=0)
+        fourth = _tick(instance, resource, third.cursor)
+        assert [r.partition_key for r in fourth.run_requests] == ["aaa-late"]
 
 
 def test_known_shards_are_never_checked_again(s3: S3Env, tmp_path: Path) -> None:
@@ -175,11 +190,11 @@ def test_known_shards_are_never_checked_again(s3: S3Env, tmp_path: Path) -> None
     _put_many(s3, [f"p/{n}/_READY" for n in names] + ["p/new-1/_READY", "p/new-2/x.mp4"])
     source = S3ShardSource(s3.client, f"s3://{s3.bucket}/p", Scratch(tmp_path, 1 << 20))
     heads = _count_heads(s3.client)
-    ready, after = source.ready_shards(skip=set(names))
-    assert ready == ["new-1"] and after is None
+    ready, state = source.ready_shards(skip=set(names))
+    assert ready == ["new-1"] and state["sweep_after"] is None and state["high"] == "old-299"
     assert sorted(heads) == ["/p/new-1/_READY", "/p/new-2/_READY"]
-    # resuming a sweep after a name lists only what sorts after it
-    ready, _ = source.ready_shards(skip=set(), after="old-298")
+    # between full sweeps, only names after the highest seen are listed
+    ready, _ = source.ready_shards(skip=set(), state={**state, "high": "old-298"})
     assert ready == ["old-299"]
 
 
