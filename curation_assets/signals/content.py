@@ -18,11 +18,16 @@ human_clip         open_clip             0-1     zero-shot softmax mass on human
                                                  prompts vs non-human prompts
 unsafe_clip        open_clip             0-1     zero-shot softmax mass on unsafe prompts vs
                                                  safe prompts
-human_offline      skimage_faces /       0-1     share of sampled frames with a confident
-                   opencv_people                 face (or person, OpenCV backend)
-face_area          (same)                0-1     largest confident face box / frame area
+human_offline      opencv_people /       0-1     share of sampled frames where a detector
+                   skimage_faces                 said yes (has_human: >= 0.5)
+face_area          (same)                0-1     largest deciding face box / frame area
+face_hits,         opencv_people         >= 0    raw hits of the strongest frontal / profile
+profile_hits                                     face group (the detector's confidence)
+person_weight      opencv_people         any     highest HOG pedestrian SVM weight
+decided_by_face /  opencv_people         0-1     share of frames each detector decided: which
+_profile/_person                                 one said yes
+person_area        opencv_people         0-1     largest deciding person box / frame area
 face_score         skimage_faces         >= 0    raw detections in the best face cluster
-person_area        opencv_people         0-1     largest confident person box / frame area
 =================  ====================  ======  ==============================================
 
 Measured (``curation_assets_tests/signals/test_content.py``; samples short side 256, 2 cores):
@@ -30,9 +35,14 @@ Measured (``curation_assets_tests/signals/test_content.py``; samples short side 
   brightness x1.1 2; different real photos 30-40; different synthetic scenes 16-26 (one texture
   generator). Near duplicate: Hamming <= 8 of 64. ~3 ms a clip.
 - thumbnail_embedding cosine to the original: copies 0.986-0.999, other scenes 0.18-0.23. ~3 ms.
-- skimage_faces, 3 frames: astronaut face_score 15 -> human_offline 1.0; cameraman (face turned,
-  half behind the camera) 4 -> 0.0, a known miss; cat 5, coffee 2, rocket 3 -> 0.0. ~1.4 s a
-  clip (the cascade is slow); has_human offline: ``human_offline >= 0.5``.
+- opencv_people, 3 frames (``test_human_detector.py``): astronaut and Grace Hopper frontal hits
+  27-37, cameraman (profile, either side) profile hits 9-27 -> yes; 19 skimage photos without
+  people and 30 synthetic-kit clips: frontal <= 6, profile <= 7, nothing said yes. ~0.3 s CPU a
+  clip with people, ~1 s without (every detector runs). The previous rule (HOG >= 0.5 or Haar
+  default face with 6 neighbours) said yes to coins, Shepp-Logan and 2 synthetic clips and
+  missed the cameraman.
+- skimage_faces (fallback), 3 frames: astronaut face_score 15 -> 1.0; cameraman 4 -> 0.0, a
+  known miss; cat 5, coffee 2, rocket 3 -> 0.0. ~1.4 s a clip (the cascade is slow).
 - open_clip: tiny random model only (no weights here), ~50 ms a clip for 4 frames.
 
 A clip with no rgb samples gets no scores and no vectors (stored as "not scored").
@@ -347,21 +357,26 @@ def has_human_label(score: float) -> Label:
 
 HumanBackend = Literal["auto", "opencv", "skimage"]
 
+# OpenCV cascades of the ``opencv`` backend, tried in this order on each sampled frame; the first
+# that passes its threshold decides the frame (the later ones are skipped for it).
+FRONTAL_CASCADE = "haarcascade_frontalface_alt2.xml"
+PROFILE_CASCADE = "haarcascade_profileface.xml"  # trained on one side: run on frame and mirror
+
 
 def opencv_people_available() -> bool:
     """OpenCV 4 wheels ship HOG and Haar cascades; opencv-python 5 dropped both from the main
-    modules (and ships an empty ``cv2.data``), so this is False on the current build."""
+    modules (and ships an empty ``cv2.data``), so this is False on such a build."""
     return (
         hasattr(cv2, "HOGDescriptor")
         and hasattr(cv2, "CascadeClassifier")
-        and _haar_face_file() is not None
+        and all(_haar_file(name) is not None for name in (FRONTAL_CASCADE, PROFILE_CASCADE))
     )
 
 
-def _haar_face_file() -> str | None:
+def _haar_file(name: str) -> str | None:
     data = getattr(cv2, "data", None)
-    candidates = [Path(getattr(data, "haarcascades", "")) / "haarcascade_frontalface_default.xml"]
-    candidates += list(Path(cv2.__file__).parent.rglob("haarcascade_frontalface_default.xml"))
+    candidates = [Path(getattr(data, "haarcascades", "")) / name]
+    candidates += list(Path(cv2.__file__).parent.rglob(name))
     return next((str(p) for p in candidates if p.is_file()), None)
 
 
@@ -394,18 +409,49 @@ def cluster_boxes(boxes: np.ndarray, overlap: float = 0.5) -> list[tuple[int, np
     return sorted(groups, key=lambda g: -g[0])
 
 
+def _best_cascade_cluster(
+    cascade, grey: np.ndarray, scale_factor: float, min_px: int
+) -> tuple[int, float]:
+    """(raw hits in the strongest detection group, its box area / frame area) for one cascade.
+
+    ``minNeighbors=1`` groups the raw window hits and ``detectMultiScale2`` returns each group's
+    hit count: a real face fires at many neighbouring positions and scales, texture at a few."""
+    boxes, hits = cascade.detectMultiScale2(
+        grey, scaleFactor=scale_factor, minNeighbors=1, minSize=(min_px, min_px)
+    )
+    if len(boxes) == 0:
+        return 0, 0.0
+    best = int(np.argmax(hits))
+    x, y, w, h = boxes[best]
+    return int(np.ravel(hits)[best]), float(w * h) / float(grey.shape[0] * grey.shape[1])
+
+
+OPENCV_DETECTORS = ("face", "profile", "person")  # the order they are tried on a frame
+
+
 class HumanDetectorAnalyzer(ClipAnalyzer):
     """OFFLINE human presence from detectors that ship inside installed packages.
 
     Backends (``backend="auto"`` picks the first available):
-    - ``opencv`` (scorer ``opencv_people``): OpenCV's HOG people detector and Haar frontal-face
-      cascade; needs an OpenCV 4 build (opencv-python 5 no longer has them).
+    - ``opencv`` (scorer ``opencv_people``), three OpenCV detectors on each sampled grey frame at
+      sample resolution, tried in order, the first that passes decides the frame:
+      ``face``: Haar frontal face (alt2) group of >= ``face_min_hits`` raw hits;
+      ``profile``: Haar profile face on the frame and its mirror (the cascade knows one side),
+      group of >= ``profile_min_hits`` hits (the skimage cameraman, face turned away);
+      ``person``: HOG pedestrian SVM weight >= ``hog_min_weight``.
+      ``human_offline`` = share of sampled frames some detector decided; ``decided_by_<d>`` =
+      share each one decided (which detector said yes); ``face_hits`` / ``profile_hits`` /
+      ``person_weight`` = strongest raw evidence over the frames each ran on.
     - ``skimage`` (scorer ``skimage_faces``): scikit-image's LBP frontal-face cascade (shipped
       in its wheel). Faces only: frontal faces of >= ~20 px at sample resolution; people seen
       from behind, in profile or far away are missed, so ``human_offline`` is a lower bound.
+      A frame counts when a face cluster has >= ``min_face_neighbors`` raw detections.
 
-    A frame counts when a face cluster has >= ``min_face_neighbors`` raw detections (skimage)
-    or a person/face passes the OpenCV thresholds.
+    Thresholds, measured on samples (short side 256) of 5 s photo clips and 20 synthetic-kit
+    clips (``curation_assets_tests/signals/test_human_detector.py``): frontal hits people
+    27-37 vs <= 6 for everything else; profile hits cameraman 9-27 (mirrored 15-18) vs <= 7;
+    HOG weight on non-people up to 1.7 (the Shepp-Logan phantom), so 2.0. No equalisation or
+    upscaling: both raised the hits on texture more than on faces.
     """
 
     name = "offline_people"
@@ -416,6 +462,10 @@ class HumanDetectorAnalyzer(ClipAnalyzer):
         "face_area": (0.0, 1.0),
         "face_score": (0.0, None),
         "person_area": (0.0, 1.0),
+        "face_hits": (0.0, None),
+        "profile_hits": (0.0, None),
+        "person_weight": (None, None),
+        **{f"decided_by_{d}": (0.0, 1.0) for d in OPENCV_DETECTORS},
     }
 
     def __init__(
@@ -426,8 +476,10 @@ class HumanDetectorAnalyzer(ClipAnalyzer):
         min_face_neighbors: int = 8,
         min_face_px: int = 24,
         scale_factor: float = 1.2,
-        hog_min_weight: float = 0.5,
-        haar_min_neighbors: int = 6,
+        hog_min_weight: float = 2.0,
+        face_min_hits: int = 15,
+        profile_min_hits: int = 12,
+        cascade_scale_factor: float = 1.1,
     ) -> None:
         if frames < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
@@ -436,26 +488,43 @@ class HumanDetectorAnalyzer(ClipAnalyzer):
         if backend == "opencv" and not opencv_people_available():
             raise ValueError(
                 f"backend 'opencv' needs cv2.HOGDescriptor and cv2.CascadeClassifier with the Haar "
-                f"face cascade; OpenCV {cv2.__version__} here has none (use 'skimage' or 'auto')"
+                f"face cascades; OpenCV {cv2.__version__} here has none (use 'skimage' or 'auto')"
             )
-        if scale_factor <= 1.0:
-            raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
+        if scale_factor <= 1.0 or cascade_scale_factor <= 1.0:
+            raise ValueError(
+                f"scale factors must be > 1, got {scale_factor} and {cascade_scale_factor}"
+            )
         if upscale < 1.0:
             raise ValueError(f"upscale must be >= 1, got {upscale}")
+        if face_min_hits < 1 or profile_min_hits < 1:
+            raise ValueError("face_min_hits and profile_min_hits must be >= 1")
         self.backend = (
             backend if backend != "auto" else "opencv" if opencv_people_available() else "skimage"
         )
         self.frames, self.upscale = frames, upscale
         self.min_face_neighbors, self.min_face_px = min_face_neighbors, min_face_px
-        self.scale_factor = scale_factor
-        self.hog_min_weight, self.haar_min_neighbors = hog_min_weight, haar_min_neighbors
+        self.scale_factor, self.cascade_scale_factor = scale_factor, cascade_scale_factor
+        self.hog_min_weight = hog_min_weight
+        self.face_min_hits, self.profile_min_hits = face_min_hits, profile_min_hits
         if self.backend == "opencv":
             self.name = "opencv_people"
-            self.version = f"1:hog-default+haar-frontalface:w{hog_min_weight}:n{haar_min_neighbors}"
-            self.signals = ("human_offline", "face_area", "person_area")
+            self.version = (
+                f"2:alt2>={face_min_hits}+profile>={profile_min_hits}+hog>={hog_min_weight}"
+                f":s{cascade_scale_factor}:px{min_face_px}:x{upscale}"
+            )
+            self.signals = (
+                "human_offline",
+                "face_area",
+                "person_area",
+                "face_hits",
+                "profile_hits",
+                "person_weight",
+                *(f"decided_by_{d}" for d in OPENCV_DETECTORS),
+            )
             self._hog = cv2.HOGDescriptor()
             self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-            self._haar = cv2.CascadeClassifier(_haar_face_file())
+            self._frontal = cv2.CascadeClassifier(_haar_file(FRONTAL_CASCADE))
+            self._profile = cv2.CascadeClassifier(_haar_file(PROFILE_CASCADE))
         else:
             from skimage import data
             from skimage.feature import Cascade
@@ -496,39 +565,65 @@ class HumanDetectorAnalyzer(ClipAnalyzer):
         count, box = groups[0]
         return count, float(box[2] * box[3]) / float(grey.shape[0] * grey.shape[1])
 
-    def _opencv_people(self, rgb: np.ndarray) -> tuple[float, float]:
-        """(person area, face area) fractions for one frame; 0 when nothing is confident."""
-        image = self._frame(rgb)
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        frame_area = float(grey.shape[0] * grey.shape[1])
+    def opencv_frame(self, rgb: np.ndarray) -> dict[str, float | str | None]:
+        """One frame through the detectors in order; stops at the first that passes.
+
+        Returns ``decided`` (the deciding detector or None) and the raw evidence of those that
+        ran: ``face_hits``, ``profile_hits`` (int), ``person_weight``, plus box areas."""
+        grey = cv2.cvtColor(self._frame(rgb), cv2.COLOR_RGB2GRAY)
+        side, sf = int(self.min_face_px * self.upscale), self.cascade_scale_factor
+        out: dict[str, float | str | None] = {"decided": None}
         with self._lock:
+            hits, area = _best_cascade_cluster(self._frontal, grey, sf, side)
+            out.update(face_hits=hits, face_area=area)
+            if hits >= self.face_min_hits:
+                out["decided"] = "face"
+                return out
+            sides = (grey, cv2.flip(grey, 1))
+            seen = [_best_cascade_cluster(self._profile, g, sf, side) for g in sides]
+            hits, area = max(seen)
+            out.update(profile_hits=hits, profile_area=area)
+            if hits >= self.profile_min_hits:
+                out["decided"] = "profile"
+                return out
             rects, weights = self._hog.detectMultiScale(
                 grey, winStride=(8, 8), padding=(8, 8), scale=1.05
             )
-            faces = self._haar.detectMultiScale(
-                grey, scaleFactor=1.1, minNeighbors=self.haar_min_neighbors, minSize=(24, 24)
-            )
         weights = np.asarray(weights, np.float64).reshape(-1)
-        people = [r for r, w in zip(rects, weights, strict=False) if w >= self.hog_min_weight]
-        person = max((float(r[2] * r[3]) / frame_area for r in people), default=0.0)
-        face = max((float(r[2] * r[3]) / frame_area for r in faces), default=0.0)
-        return person, face
+        out["person_weight"] = float(weights.max()) if len(weights) else 0.0
+        if len(weights) and weights.max() >= self.hog_min_weight:
+            x, y, w, h = rects[int(np.argmax(weights))]
+            out["person_area"] = float(w * h) / float(grey.shape[0] * grey.shape[1])
+            out["decided"] = "person"
+        return out
+
+    def _opencv_measurement(self, images: list[np.ndarray]) -> Measurement:
+        found = [self.opencv_frame(np.ascontiguousarray(im)) for im in images]
+
+        def best(key: str, when: str | None = None) -> float:
+            values = [float(f[key]) for f in found if key in f and (when in (None, f["decided"]))]
+            return max(values, default=0.0)
+
+        share = sum(f["decided"] is not None for f in found) / len(found)
+        scores = {
+            "human_offline": share,
+            # a box counts only where its detector decided the frame
+            "face_area": max(best("face_area", "face"), best("profile_area", "profile")),
+            "person_area": best("person_area", "person"),
+            "face_hits": best("face_hits"),
+            "profile_hits": best("profile_hits"),
+            "person_weight": best("person_weight"),
+        }
+        for d in OPENCV_DETECTORS:
+            scores[f"decided_by_{d}"] = sum(f["decided"] == d for f in found) / len(found)
+        return Measurement(scores=scores, labels=[has_human_label(share)])
 
     def analyze(self, clip: ClipSamples) -> Measurement:
         if not clip.rgb:
             return Measurement(scores={})
         images = [clip.rgb[i] for i in spread(len(clip.rgb), self.frames)]
         if self.backend == "opencv":
-            found = [self._opencv_people(im) for im in images]
-            hits = [p > 0 or f > 0 for p, f in found]
-            return Measurement(
-                scores={
-                    "human_offline": sum(hits) / len(images),
-                    "person_area": max(p for p, _ in found),
-                    "face_area": max(f for _, f in found),
-                },
-                labels=[has_human_label(sum(hits) / len(images))],
-            )
+            return self._opencv_measurement(images)
         found = [self._skimage_faces(im) for im in images]
         confident = [(n, a) for n, a in found if n >= self.min_face_neighbors]
         return Measurement(

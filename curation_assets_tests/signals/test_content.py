@@ -25,12 +25,9 @@ from curation_assets.signals.content import (
     HUMAN_PROMPTS,
     NON_HUMAN_PROMPTS,
     ClipEmbeddingAnalyzer,
-    HumanDetectorAnalyzer,
     PerceptualHashAnalyzer,
     ThumbnailEmbeddingAnalyzer,
-    cluster_boxes,
     hamming,
-    opencv_people_available,
     zero_shot_mass,
 )
 from curation_assets.signals.samples import clip_samples_for_file
@@ -173,7 +170,7 @@ def test_thumbnail_embedding_near_identical_for_copies(footage) -> None:
     assert all(cosine[name] < min(cosine[c] for c in COPIES) - 0.1 for name in OTHERS), cosine
 
 
-# --- offline human detector on real photos ------------------------------------------------------
+# --- real photos (the offline human detector's own tests: test_human_detector.py) ------------
 
 PEOPLE = ("astronaut", "camera")
 NO_PEOPLE = ("chelsea", "coffee", "rocket")
@@ -215,47 +212,6 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ClipSamples]:
         name: clip_samples_for_file(_photo_video(getattr(skdata, name)(), folder / f"{name}.mp4"))
         for name in PEOPLE + NO_PEOPLE
     }
-
-
-def test_offline_human_detector_on_photos(photos) -> None:
-    analyzer = HumanDetectorAnalyzer()
-    measured = {}
-    for name, clip in photos.items():
-        measured[name], ms = _timed(analyzer, clip)
-        print(f"\n{analyzer.name} {name}: {measured[name].scores} in {ms:.0f} ms")
-        assert set(measured[name].scores) == set(analyzer.signals)
-        for signal, value in measured[name].scores.items():
-            lo, hi = analyzer.ranges[signal]
-            assert lo <= value and (hi is None or value <= hi), (signal, value)
-    human = {name: m.scores["human_offline"] for name, m in measured.items()}
-    assert human["astronaut"] >= 0.5, human  # a frontal face
-    assert measured["astronaut"].scores["face_area"] > 0.01
-    assert all(human[name] <= 0.34 for name in NO_PEOPLE), human
-    # The cameraman's face is turned and half hidden by his camera, and he is a half-body
-    # figure of ~120 px in a 256 px sample: neither frontal-face cascade nor the HOG pedestrian
-    # detector sees him. A known miss of the offline profile: human_offline is a lower bound,
-    # CLIP zero-shot (human_clip) is the real has_human scorer. Asserted so a change shows.
-    assert human["camera"] <= 0.34, human
-
-
-def test_human_detector_backend_is_recorded() -> None:
-    analyzer = HumanDetectorAnalyzer()
-    if opencv_people_available():
-        assert (analyzer.backend, analyzer.name) == ("opencv", "opencv_people")
-    else:
-        assert (analyzer.backend, analyzer.name) == ("skimage", "skimage_faces")
-        with pytest.raises(ValueError, match="needs cv2.HOGDescriptor"):
-            HumanDetectorAnalyzer(backend="opencv")
-    with pytest.raises(ValueError, match="frames"):
-        HumanDetectorAnalyzer(frames=0)
-
-
-def test_cluster_boxes_counts_neighbours() -> None:
-    boxes = np.array([[10, 10, 20, 20], [12, 11, 20, 20], [11, 9, 22, 22], [100, 100, 20, 20]])
-    groups = cluster_boxes(boxes)
-    assert [n for n, _ in groups] == [3, 1]
-    assert np.allclose(groups[1][1], [100, 100, 20, 20])
-    assert cluster_boxes(np.zeros((0, 4))) == []
 
 
 # --- open_clip embedding with a tiny random model -----------------------------------------------
