@@ -16,6 +16,7 @@ from curation_assets.assets.per_shard import (
     source_videos,
     visual_filter,
 )
+from curation_assets.assets.subset_assets import SUBSET_GROUP, build_subsets
 from curation_assets.executors import shard_executor
 from curation_assets.resources import CurationResource
 from curation_assets.sensors import build_reviews_sensor, build_uploads_sensor
@@ -39,13 +40,16 @@ shard_job = dg.define_asset_job(
 )
 
 GLOBAL_ASSETS = [near_duplicates, concepts]
+# One asset per subset stage in curation.yaml (+ its export); stages are read when the code
+# location loads, so a new stage appears after a reload.
+SUBSET_ASSETS, EXPORT_ASSETS, SUBSET_CHECKS = build_subsets()
 # One global run at a time (they update one shared index): a tag limit in deploy/dagster.yaml.
 GLOBAL_RUN_TAGS = {"curation/scope": "global"}
 
 global_job = dg.define_asset_job(
     "global_job",
-    selection=dg.AssetSelection.groups(GLOBAL_GROUP),
-    description="Every global (all-shard) asset: near-duplicates, concepts.",
+    selection=dg.AssetSelection.groups(GLOBAL_GROUP, SUBSET_GROUP),
+    description="Every global (all-shard) asset: near-duplicates, concepts, subset stages.",
     tags=GLOBAL_RUN_TAGS,
 )
 
@@ -53,7 +57,7 @@ global_job = dg.define_asset_job(
 # on by default so a `dagster dev` deployment keeps duplicates and concepts current.
 global_automation = dg.AutomationConditionSensorDefinition(
     "global_automation",
-    target=dg.AssetSelection.groups(GLOBAL_GROUP),
+    target=dg.AssetSelection.groups(GLOBAL_GROUP, SUBSET_GROUP),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
     run_tags=GLOBAL_RUN_TAGS,
@@ -67,8 +71,8 @@ finetune_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS, *FINETUNE_ASSETS],
-    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS, *LATE_CHECKS, *FINETUNE_CHECKS],
+    assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS, *SUBSET_ASSETS, *EXPORT_ASSETS, *FINETUNE_ASSETS],
+    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS, *LATE_CHECKS, *SUBSET_CHECKS, *FINETUNE_CHECKS],
     jobs=[shard_job, global_job, finetune_job],
     sensors=[
         build_uploads_sensor(shard_job),

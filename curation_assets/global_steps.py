@@ -6,7 +6,9 @@ neither decodes anything.
 
 from __future__ import annotations
 
+import fcntl
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,8 +51,27 @@ class DedupResult:
     embedding_search: str = "none"
 
 
+@contextmanager
+def global_lock(layout: Layout, name: str):
+    """One writer at a time for a global index: two shard runs finishing together each trigger
+    the global assets, and their index files must not interleave (waits, never fails)."""
+    folder = layout.warehouse / "global"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{name}.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def update_duplicates(layout: Layout, store, cfg: CurationConfig) -> DedupResult:
     """Index shards new since the last run (new x old, new x new), then regroup everything."""
+    with global_lock(layout, "dedup"):
+        return _update_duplicates(layout, store, cfg)
+
+
+def _update_duplicates(layout: Layout, store, cfg: CurationConfig) -> DedupResult:
     state = layout.warehouse / "global" / "dedup"
     settings = DedupSettings(
         hash_radius=cfg.dedup.hamming_radius, embedding_threshold=cfg.dedup.embedding_cosine
@@ -183,6 +204,11 @@ class ConceptResult:
 
 
 def assign_concepts(layout: Layout, store, cfg: CurationConfig) -> ConceptResult:
+    with global_lock(layout, "concepts"):
+        return _assign_concepts(layout, store, cfg)
+
+
+def _assign_concepts(layout: Layout, store, cfg: CurationConfig) -> ConceptResult:
     """k-means over clip embeddings -> concept per clip and a 1/sqrt(cluster size) weight.
 
     Uses the open_clip embeddings when every shard has them, else the offline thumbnail

@@ -18,12 +18,34 @@ STAGE_ORDER = [
 ]
 
 
-def _rows(store: LineageStore, sql: str, params: list) -> list[dict]:
-    return store.query(sql, params).to_dicts()
+def _rows(store, sql: str, params: list) -> list[dict]:
+    """``store`` is a LineageStore or an open connection (one connection for many lookups)."""
+    if isinstance(store, LineageStore):
+        return store.query(sql, params).to_dicts()
+    return store.sql(sql, params=params).pl().to_dicts()
+
+
+GLOBAL_PARTITION = "all"  # the partition name of every unpartitioned (global) writer
+EXPLAIN_TABLES = (
+    "videos", "clips", "decode_passes", "shots", "decisions", "scores", "clip_labels",
+    "subset_members", "captions",
+)  # fmt: skip
 
 
 def explain(store: LineageStore, ident: str) -> dict:
     """The decision trail for a clip id, a video id or a file name (all matches)."""
+    with store.connect(["clips"]) as con:
+        found = con.sql("SELECT shard FROM clips WHERE clip_id = ?", params=[ident]).fetchall()
+    # A clip's rows live in its shard's parts and in global ones ("all"): read only those.
+    partitions = [found[0][0], GLOBAL_PARTITION] if found and found[0][0] else None
+    con = store.connect(EXPLAIN_TABLES, partitions=partitions)
+    try:
+        return _explain(con, ident)
+    finally:
+        con.close()
+
+
+def _explain(store, ident: str) -> dict:
     clips = _rows(store, "SELECT * FROM clips WHERE clip_id = ?", [ident])
     if clips:
         clip = clips[0]
@@ -51,7 +73,7 @@ def stage_rank(stage: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
 
 
-def _clip_trail(store: LineageStore, clip_id: str) -> dict:
+def _clip_trail(store, clip_id: str) -> dict:
     decisions = _rows(
         store,
         "SELECT stage, filter, passed, value, threshold, reason FROM decisions "
@@ -85,7 +107,7 @@ def _clip_trail(store: LineageStore, clip_id: str) -> dict:
     }
 
 
-def _video_trail(store: LineageStore, video: dict) -> dict:
+def _video_trail(store, video: dict) -> dict:
     vid = video["video_id"]
     passes = _rows(store, "SELECT * FROM decode_passes WHERE video_id = ?", [vid])
     shots = _rows(store, "SELECT * FROM shots WHERE video_id = ? ORDER BY shot_index", [vid])

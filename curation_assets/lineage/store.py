@@ -78,19 +78,31 @@ class LineageStore:
         return folder
 
     # -- reading ---------------------------------------------------------------------------
-    def _view_sql(self, table: str) -> str:
-        pattern = str(self._table_dir(table) / "*.parquet").replace("'", "''")
+    def _view_sql(self, table: str, partitions: Iterable[str] | None = None) -> str:
+        folder = self._table_dir(table)
+        if partitions is None:
+            globs = [folder / "*.parquet"]
+        else:  # only the parts of these partitions (a shard's, "all" for global writers)
+            globs = [folder / "_empty.parquet"] + sorted(
+                f for p in partitions if _SAFE.match(p) for f in folder.glob(f"*__{p}.parquet")
+            )
+        listed = ", ".join("'" + str(g).replace("'", "''") + "'" for g in globs)
         return (
             f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM "
-            f"read_parquet('{pattern}', union_by_name = true)"
+            f"read_parquet([{listed}], union_by_name = true)"
         )
 
-    def connect(self, tables: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
+    def connect(
+        self, tables: Iterable[str] | None = None, partitions: Iterable[str] | None = None
+    ) -> duckdb.DuckDBPyConnection:
         """An in-memory connection with lineage tables (all, or ``tables``) as views: never
-        blocks a writer. Naming the tables a query needs makes connecting cheaper."""
+        blocks a writer. Naming the tables a query needs makes connecting cheaper; naming the
+        partitions (e.g. one shard and "all") reads only their parts."""
         con = duckdb.connect()
+        con.execute("SET parquet_metadata_cache = true")  # footers read once per connection
+        partitions = list(partitions) if partitions is not None else None
         for table in TABLES if tables is None else tables:
-            con.execute(self._view_sql(table))
+            con.execute(self._view_sql(table, partitions))
         return con
 
     def query(
