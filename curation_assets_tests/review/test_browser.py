@@ -60,6 +60,13 @@ def _rate_all(page, value: str) -> None:
         page.keyboard.press(value)
 
 
+def _name_box_focused(page) -> None:
+    """Typing starts only once autofocus has landed (a loaded machine can be slow to get there)."""
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.id === 'reviewer-input'"
+    )
+
+
 def _wait_for_next(page, previous: str) -> None:
     page.wait_for_url(lambda url: "/clips/" in url and _clip_id(url) != previous or "done=1" in url)
 
@@ -68,9 +75,10 @@ def test_review_by_keyboard_trim_edit_caption_accept_then_finetune_set_holds_it(
     seeded: Seeded, live_server: Server, page, tmp_path: Path
 ) -> None:
     page.goto(live_server.url + "/")
+    _name_box_focused(page)
     page.keyboard.type("ann")  # the name box has focus on arrival
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/clips/"))
+    page.wait_for_url(re.compile(r"/clips/"), timeout=90_000)
     clip_id = _clip_id(page.url)
     start, end = seeded.store.query(
         "SELECT start_s, end_s FROM clips WHERE clip_id = ?", [clip_id]
@@ -147,9 +155,10 @@ def test_a_reviewer_goes_through_20_candidates_by_keyboard_alone(
     ].to_list()
     assert len(ranked) >= 21
     page.goto(live_server.url + "/")
+    _name_box_focused(page)
     page.keyboard.type("bo")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/clips/"))
+    page.wait_for_url(re.compile(r"/clips/"), timeout=90_000)
     seen = []
     for n in range(21):  # 20 reviews and one skip
         clip_id = _clip_id(page.url)
