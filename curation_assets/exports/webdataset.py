@@ -139,13 +139,19 @@ def _finite(value):
     return value
 
 
+def _readable(row: dict) -> str:
+    """Where the source is read: ``local_path`` when the caller staged a remote ``uri`` (an
+    s3:// object) on local disk; the manifest keeps ``uri``."""
+    return row.get("local_path") or row["uri"]
+
+
 def _clip(row: dict, spec: ExportSpec, score_cols: list[str], has_crop: bool) -> _Clip:
     crop = None
     if has_crop and all(row.get(c) is not None for c in CROP_COLUMNS):
         crop = tuple(int(row[c]) for c in CROP_COLUMNS)
     aspect = spec.aspect_for(row["aspect_bucket"])
     scores = {c.removeprefix("score_"): _finite(row[c]) for c in score_cols}
-    stat = _source_stat(row["uri"])
+    stat = _source_stat(_readable(row))
     fingerprint = _digest(
         {
             "v": TRANSCODE_VERSION,
@@ -357,7 +363,7 @@ def _encode(clip: _Clip, spec: ExportSpec, tmp_dir: Path) -> tuple[dict, bytes |
         return _failure(ExportFailure.SOURCE_MISSING, f"cannot stat {row['uri']}"), None
     try:
         out = transcode_clip(
-            row["uri"],
+            _readable(row),
             float(row["start_s"]),
             float(row["end_s"]),
             crop=clip.crop,
@@ -570,7 +576,8 @@ def _manifest(members: pl.DataFrame, shards: list[_Shard], results: dict[str, di
         }
     )
     ids = pl.DataFrame({"clip_id": pl.Series(order, dtype=pl.String)})
-    ordered = ids.join(members, on="clip_id", how="left")
+    # local_path is where a staged remote source was read: a cache detail, not the clip's uri
+    ordered = ids.join(members.drop("local_path", strict=False), on="clip_id", how="left")
     return ordered.join(out, on="clip_id", how="left").select(
         pl.lit(subset).alias("subset"), pl.all()
     )

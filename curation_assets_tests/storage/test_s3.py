@@ -333,3 +333,59 @@ def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> 
             assert other.is_dir() and mine.is_dir()
         assert not orphan.exists()
     assert list((tmp_path / "scr").iterdir()) == []
+
+
+def test_subset_export_reads_s3_sources_and_publishes_to_s3(
+    home: Path, s3: S3Env, tmp_path: Path
+) -> None:
+    """A subset of an S3 shard exports: sources staged from S3 once, manifest uris stay s3://,
+    the shards decode, and the export lands under the outputs prefix."""
+    import tarfile
+
+    import av
+
+    from curation_assets.assets.subset_assets import build_subsets
+    from curation_assets.config import CurationConfig
+    from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
+    from curation_assets.exports import read_manifest
+
+    resource = _settings(
+        home, s3, uploads=f"s3://{s3.bucket}/raw", outputs=f"s3://{s3.bucket}/curated"
+    )
+    with open(home / "curation.yaml", "a", encoding="utf-8") as fh:
+        fh.write(
+            "subsets:\n  presets: []\n  stages:\n    s3_all:\n"
+            "      export: {short_side: 96, fps: 12, clips_per_tar: 2}\n"
+        )
+    local = tmp_path / "videos"
+    write_video(VideoSpec("a.mp4", (Shot(6, "pan_right", seed=3),)), local / "a.mp4")
+    write_video(VideoSpec("b.mp4", (Shot(6, "tilt_down", seed=4),)), local / "b.mp4")
+    for path in sorted(local.iterdir()):
+        s3.client.upload_file(str(path), s3.bucket, f"raw/exp/{path.name}")
+    s3.client.put_object(Bucket=s3.bucket, Key="raw/exp/_READY", Body=b"")
+    cfg = CurationConfig.from_yaml(home / "curation.yaml")
+    assets, exports, _ = build_subsets(cfg)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(SHARD_PARTITIONS, ["exp"])
+        resources = {"curation": resource}
+        assert dg.materialize(
+            PER_SHARD_ASSETS, instance=instance, partition_key="exp", resources=resources
+        ).success
+        assert dg.materialize(
+            [*GLOBAL_ASSETS, *assets], instance=instance, resources=resources
+        ).success
+        assert dg.materialize(exports, instance=instance, resources=resources).success
+    out = Layout(home).exports / "s3_all"
+    manifest = read_manifest(out)
+    assert manifest.height >= 2 and (manifest["status"] == "ok").all()
+    assert manifest["uri"].str.starts_with(f"s3://{s3.bucket}/raw/exp/").all()
+    assert "local_path" not in manifest.columns
+    frames = 0
+    for tar_path in out.glob("*.tar"):
+        with tarfile.open(tar_path) as tar:
+            for name in (n for n in tar.getnames() if n.endswith(".mp4")):
+                with av.open(tar.extractfile(name)) as container:
+                    frames += sum(1 for _ in container.decode(video=0))
+    assert frames == manifest["out_frames"].sum()
+    listed = s3.client.list_objects_v2(Bucket=s3.bucket, Prefix="curated/exports/s3_all/")
+    assert "curated/exports/s3_all/manifest.parquet" in {o["Key"] for o in listed["Contents"]}
