@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import tarfile
+import time
 from pathlib import Path
 
 import av
@@ -60,11 +61,19 @@ def _rate_all(page, value: str) -> None:
         page.keyboard.press(value)
 
 
+def _wait_until(page, expression: str, timeout_s: float = 90.0) -> None:
+    """Poll ``expression`` from the test side. ``page.wait_for_function`` compiles its predicate
+    inside the page, which the app's CSP (no 'unsafe-eval') rightly refuses whenever the first
+    check is not already true; ``page.evaluate`` goes through the debugger protocol instead."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.05)
+
+
 def _name_box_focused(page) -> None:
     """Typing starts only once autofocus has landed (a loaded machine can be slow to get there)."""
-    page.wait_for_function(
-        "document.activeElement && document.activeElement.id === 'reviewer-input'"
-    )
+    _wait_until(page, "!!document.activeElement && document.activeElement.id === 'reviewer-input'")
 
 
 def _wait_for_next(page, previous: str) -> None:
@@ -83,7 +92,7 @@ def test_review_by_keyboard_trim_edit_caption_accept_then_finetune_set_holds_it(
     start, end = seeded.store.query(
         "SELECT start_s, end_s FROM clips WHERE clip_id = ?", [clip_id]
     ).row(0)
-    page.wait_for_function("document.getElementById('video').readyState >= 1")
+    _wait_until(page, "document.getElementById('video').readyState >= 1")
     # playhead starts at the in point (clip start); 2 x 0.5 s on, in point; 4 x 0.5 s on, out point
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
