@@ -187,3 +187,48 @@ def test_shaky_footage_gives_no_false_cut(tmp_path) -> None:
     result = single_pass(path, cfg.shots, cfg.samples)
     assert result.cuts_by_detector["content"], "the raw detector is fooled (else no test)"
     assert result.cuts == []
+
+
+@pytest.mark.parametrize("key", ["landscape", "10bit"])
+def test_prefetching_thread_changes_nothing(passes, key: str) -> None:
+    """Decoding ahead on a helper thread is a speed matter only: inline gives the same result."""
+    spec, path, threaded = passes[key]
+    inline_cfg = CFG.shots.model_copy(update={"prefetch_frames": 0})
+    inline = single_pass(path, inline_cfg, CFG.samples, spec.rotation)
+    assert inline.cuts == threaded.cuts
+    np.testing.assert_array_equal(inline.frame_times, threaded.frame_times)
+    np.testing.assert_array_equal(inline.luma_delta, threaded.luma_delta)
+    for a, b in zip(inline.samples.rgb, threaded.samples.rgb, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_prefetch_hands_over_errors_and_stops_its_thread() -> None:
+    import threading
+
+    from curation_assets.media.decode import _prefetched
+
+    def frames():
+        yield from range(5)
+        raise av.error.InvalidDataError(1094995529, "boom")
+
+    seen = []
+    with pytest.raises(av.error.InvalidDataError):
+        with _prefetched(frames(), depth=2) as decoded:
+            seen.extend(decoded)
+    assert seen == [0, 1, 2, 3, 4]  # in order, nothing lost before the error
+
+    endless_started = threading.Event()
+
+    def endless():
+        endless_started.set()
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+    with _prefetched(endless(), depth=3) as decoded:
+        first = [next(decoded) for _ in range(10)]
+    assert first == list(range(10))
+    assert endless_started.is_set()
+    # the consumer left early: the helper was stopped and joined, not left decoding
+    assert not any(t.name == "decode-prefetch" for t in threading.enumerate())
