@@ -279,8 +279,13 @@ class StageConfig(_Section):
     seed: int = 0
     duration_buckets: list[float] = Field(default_factory=lambda: [4, 6, 8, 11, 14, 16])
     aspect_buckets: dict[str, float] = Field(
-        default_factory=lambda: {"16:9": 16 / 9, "4:3": 4 / 3, "1:1": 1.0, "3:4": 3 / 4,
-                                 "9:16": 9 / 16}
+        default_factory=lambda: {
+            "16:9": 16 / 9,
+            "4:3": 4 / 3,
+            "1:1": 1.0,
+            "3:4": 3 / 4,
+            "9:16": 9 / 16,
+        }
     )
     export: StageExportConfig = StageExportConfig()
 
@@ -289,8 +294,9 @@ class StageConfig(_Section):
         known = set().union(*FILTER_NAMES.values())
         unknown = set(self.thresholds) - known
         if unknown:
-            raise ValueError(f"unknown filter(s) {sorted(unknown)} in thresholds; known: "
-                             f"{sorted(known)}")
+            raise ValueError(
+                f"unknown filter(s) {sorted(unknown)} in thresholds; known: {sorted(known)}"
+            )
         if self.keep_fraction is not None and not self.rank_by:
             raise ValueError("keep_fraction needs rank_by (the signals to rank by)")
         edges = self.duration_buckets

@@ -127,8 +127,7 @@ def allocate(
             outcome.met = False
             outcome.note = (
                 f"cannot be met: the eligible pool has {have} clip(s) with "
-                f"{target.kind}={target.label}"
-                + ("" if total == 0 else "; target dropped")
+                f"{target.kind}={target.label}" + ("" if total == 0 else "; target dropped")
             )
         elif not met and size > 0:
             outcome.note = "missed after rounding (a clip or two); see achieved"
