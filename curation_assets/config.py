@@ -198,6 +198,8 @@ class FinetuneConfig(_Section):
     min_trim_s: float = Field(2.0, gt=0)  # shortest trimmed segment a reviewer may keep
     export_media: bool = True  # exports/finetune_set/: WebDataset shards (False: manifest only)
     compact_reviews_after: int = Field(25, ge=1)  # merge single-review parts beyond this many
+    # cut previews of s3:// clips for the review page, least recently used evicted beyond this
+    preview_cache_mb: int = Field(2048, ge=16)
 
     @model_validator(mode="after")
     def _known(self) -> FinetuneConfig:

@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import cv2
@@ -229,7 +230,7 @@ def _frames_in(container, stream, start_s: float, end_s: float, t0: int, eps: fl
 
 
 def transcode_clip(
-    path: Path | str,
+    source: Path | str | BinaryIO,
     start_s: float,
     end_s: float,
     *,
@@ -244,16 +245,19 @@ def transcode_clip(
 ) -> Transcoded:
     """Cut ``[start_s, end_s)`` (pass time axis) upright, cropped, scaled and re-timed to MP4.
 
-    Audio is not kept (training clips are silent). Raises ``TranscodeError`` for a source that
+    ``source`` is a path or a seekable binary file (e.g. ranged reads of an S3 object). Audio
+    is not kept (training clips are silent). Raises ``TranscodeError`` for a source that
     cannot be read or cut; ``ValueError`` for bad arguments.
     """
     if not end_s > start_s:
         raise ValueError(f"empty range [{start_s}, {end_s})")
-    path = Path(path)
-    if not path.is_file():
-        raise TranscodeError("source_missing", f"no such file: {path}")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise TranscodeError("source_missing", f"no such file: {path}")
+        source = str(path)
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(source, metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise TranscodeError("unreadable", f"{type(exc).__name__}: {exc}"[:300]) from exc
     target = _Target(crop, aspect, short_side, fps, codec, crf, preset)

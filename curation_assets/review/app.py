@@ -1,9 +1,10 @@
 """The fine-tune review web app (``curate review``): server-rendered pages, keyboard driven.
 
 Reviewers see the ranked ``finetune_candidates`` one by one: the clip's segment plays from its
-source file (HTTP range requests), with keyframe, scores, labels, the caption and everyone's
-reviews so far (agreement shown). They rate HunyuanVideo's dimensions, set in/out points, edit the
-caption and accept or reject; each submission is one durable review part (``ReviewStore``).
+source file (HTTP range requests; an s3:// source as a preview cut on demand, ``previews``),
+with keyframe, scores, labels, the caption and everyone's reviews so far (agreement shown). They
+rate HunyuanVideo's dimensions, set in/out points, edit the caption and accept or reject; each
+submission is one durable review part (``ReviewStore``).
 
 Security: Jinja2 autoescapes everything (captions may hold HTML), a strict Content-Security-Policy
 allows only this origin's scripts, every write needs a CSRF token bound to a session cookie, clip
@@ -19,7 +20,9 @@ import json
 import math
 import mimetypes
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import av
@@ -30,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from curation_assets.config import CurationConfig, Layout, load_config
+from curation_assets.review.previews import PreviewCache
 from curation_assets.review.store import (
     Review,
     ReviewError,
@@ -45,6 +49,7 @@ from curation_assets.selection.finetune import (
     agreement,
     latest_reviews,
 )
+from curation_assets.storage.ranged import open_s3
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "review_session"
@@ -55,11 +60,48 @@ CSP = (
 )
 
 
+def _boto3_client():
+    import boto3  # endpoint, region, credentials: boto3's settings (AWS_ENDPOINT_URL_S3 ...)
+
+    return boto3.client("s3")
+
+
 def create_app(
-    layout: Layout | None = None, config: CurationConfig | None = None, read_only: bool = False
+    layout: Layout | None = None,
+    config: CurationConfig | None = None,
+    read_only: bool = False,
+    s3_client: Callable[[], Any] = _boto3_client,
 ) -> FastAPI:
     layout = layout or Layout()
-    store = ReviewStore(layout, config or load_config(layout.home))
+    config = config or load_config(layout.home)
+    store = ReviewStore(layout, config)
+    clients: list[Any] = []  # one S3 client, made on first use (boto3 clients are thread-safe)
+
+    def open_remote(uri: str):
+        if not clients:
+            clients.append(s3_client())
+        return open_s3(clients[0], uri)
+
+    previews = PreviewCache(
+        layout.warehouse / "review_cache" / "previews",
+        open_remote,
+        config.finetune.preview_cache_mb * 2**20,
+    )
+
+    def playable(clip: dict) -> tuple[Path, float]:
+        """The file the browser plays for ``clip`` and the source time at its start: the local
+        source itself, or for an s3:// source a cut preview starting at the clip's start."""
+        path = store.media_path(clip)
+        if path is not None:
+            return path, 0.0
+        if not _remote(clip):
+            raise HTTPException(404, "source file not available under the data root")
+        try:
+            return previews.path(clip), float(clip["start_s"])
+        except Exception as exc:  # noqa: BLE001 - S3, network and decoding errors alike
+            detail = f"{type(exc).__name__}: {exc}"[:200]
+            raise HTTPException(404, f"the source could not be fetched or cut: {detail}") from exc
+
     secret = secrets.token_bytes(32)
     app = FastAPI(title="curation review", docs_url=None, redoc_url=None, openapi_url=None)
     env = jinja2.Environment(
@@ -184,7 +226,8 @@ def create_app(
             rank=rank,
             total=len(ids),
             has_keyframe=store.keyframe_path(clip) is not None,
-            has_media=store.media_path(clip) is not None,
+            has_media=store.media_path(clip) is not None or _remote(clip),
+            media_offset=0.0 if store.media_path(clip) is not None else clip["start_s"],
             strip=[(k, t) for k, t in enumerate(strip_times(clip["start_s"], clip["end_s"]))],
         )
 
@@ -194,9 +237,7 @@ def create_app(
 
     @app.get("/media/{clip_id}")
     def media(clip_id: str):
-        path = store.media_path(clip_or_404(clip_id))
-        if path is None:
-            raise HTTPException(404, "source file not available under the data root")
+        path, _ = playable(clip_or_404(clip_id))
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type)
 
@@ -210,13 +251,13 @@ def create_app(
     @app.get("/thumbs/{clip_id}/{index}.jpg")
     def thumb(clip_id: str, index: int):
         clip = clip_or_404(clip_id)
-        path = store.media_path(clip)
-        if path is None or not 0 <= index < STRIP:
+        if not 0 <= index < STRIP:
             raise HTTPException(404, "no thumbnail")
+        path, offset = playable(clip)
         t = strip_times(clip["start_s"], clip["end_s"])[index]
         try:
             jpeg = cached_thumbnail(
-                layout.warehouse / "review_cache", f"{clip['clip_id']}-{index}", path, t
+                layout.warehouse / "review_cache", f"{clip['clip_id']}-{index}", path, t - offset
             )
         except (av.FFmpegError, ValueError, OSError):
             raise HTTPException(404, "the source could not be decoded here") from None
@@ -247,6 +288,10 @@ def create_app(
         return render(request, "error.html", status=exc.status_code, message=exc.detail)
 
     return app
+
+
+def _remote(clip: dict) -> bool:
+    return str(clip.get("uri") or "").startswith("s3://")
 
 
 def _redirect(path: str, remember: str | None = None, **params) -> RedirectResponse:

@@ -7,7 +7,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +76,17 @@ def _cached_video(index: int, seconds: float) -> Path:
     return path
 
 
-def seed(home: Path, videos: int = 4, clips_per_video: int = 6, clip_s: float = 4.0) -> Seeded:
-    """Real videos under uploads/, their clips and scores in lineage, a keyframe per clip."""
+def seed(
+    home: Path,
+    videos: int = 4,
+    clips_per_video: int = 6,
+    clip_s: float = 4.0,
+    uri_for: Callable[[Path], str] | None = None,
+) -> Seeded:
+    """Real videos under uploads/, their clips and scores in lineage, a keyframe per clip.
+
+    ``uri_for`` may put each video elsewhere (e.g. S3) and give its uri; by default the local
+    file's ``file://`` uri."""
     layout = Layout(home)
     store = store_for(layout)
     rows: dict[str, list[dict]] = {
@@ -93,12 +102,14 @@ def seed(home: Path, videos: int = 4, clips_per_video: int = 6, clip_s: float = 
         path = layout.shard_uploads(SHARD) / f"video {v}.mp4"
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_cached_video(v, seconds), path)
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0)).to_image()
         rows["videos"].append(
             {
                 "video_id": video_id,
                 "shard": SHARD,
                 "file_name": path.name,
-                "uri": path.absolute().as_uri(),
+                "uri": uri_for(path) if uri_for else path.absolute().as_uri(),
                 "status": "admitted",
                 "duration_s": seconds,
                 "width": 320,
@@ -107,8 +118,6 @@ def seed(home: Path, videos: int = 4, clips_per_video: int = 6, clip_s: float = 
                 "codec": "h264",
             }
         )
-        with av.open(str(path)) as container:
-            frame = next(container.decode(video=0)).to_image()
         for k in range(clips_per_video):
             start, end = k * clip_s, (k + 1) * clip_s
             cid = f"{video_id}-{int(start * 1000):07d}-{int(end * 1000):07d}"
@@ -208,7 +217,12 @@ def live_server(seeded: Seeded) -> Iterator[Server]:
 @contextmanager
 def serving(layout: Layout, config: CurationConfig | None = None) -> Iterator[Server]:
     """The app on a free loopback port, in a thread (what `curate review` serves)."""
-    app = create_app(layout, config)
+    with serving_app(create_app(layout, config)) as server:
+        yield server
+
+
+@contextmanager
+def serving_app(app) -> Iterator[Server]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -14,10 +14,12 @@ import pytest
 
 from curation_assets.assets.finetune_assets import finetune_set
 from curation_assets.exports import read_manifest
+from curation_assets.review.app import create_app
 from curation_assets.review.store import ReviewStore
 from curation_assets.selection.finetune import DIMENSIONS
+from curation_assets_tests.storage.conftest import moto_endpoint, s3  # noqa: F401 - fixtures
 
-from .conftest import Seeded, Server, materialize
+from .conftest import Seeded, Server, materialize, seed, serving_app
 
 CHROMIUM = os.environ.get("CURATION_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -198,3 +200,38 @@ def test_a_caption_holding_script_shows_as_text_in_the_browser(
     assert page.title() != "pwned"
     assert page.locator("#original-caption b").count() == 0
     assert page.input_value("#caption").startswith("<script>")
+
+
+def test_an_s3_clip_plays_from_its_preview_on_the_source_clock(s3, home: Path, page) -> None:  # noqa: F811
+    """The preview starts at the clip's start: the page shows and trims in source seconds."""
+
+    def upload(path: Path) -> str:
+        s3.client.upload_file(str(path), s3.bucket, f"raw/{path.name}")
+        path.unlink()
+        return f"s3://{s3.bucket}/raw/{path.name}"
+
+    seeded = seed(home, videos=1, clips_per_video=3, uri_for=upload)
+    materialize(home)
+    clip_id = seeded.clip_ids[2]  # 8 s to 12 s of its video
+    app = create_app(seeded.layout, s3_client=lambda: s3.client)
+    with serving_app(app) as server:
+        page.goto(f"{server.url}/clips/{clip_id}?reviewer=ann")
+        _wait_until(page, "document.getElementById('video').readyState >= 1")
+        duration = page.evaluate("document.getElementById('video').duration")
+        assert duration == pytest.approx(4.0, abs=0.1)  # the cut preview, not the whole source
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("i")
+        _wait_until(page, "document.getElementById('video').seeking === false")
+        now = page.evaluate("document.getElementById('video').currentTime")
+        assert now == pytest.approx(1.0, abs=0.05)  # 9 s in the source = 1 s into the preview
+        assert float(page.inner_text("#playhead")) == pytest.approx(9.0, abs=0.05)
+        for _ in range(4):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("o")
+        assert float(page.input_value("#in_s")) == pytest.approx(9.0, abs=0.011)
+        assert float(page.input_value("#out_s")) == pytest.approx(11.0, abs=0.011)
+        page.keyboard.press(" ")  # plays from the in point and stops at the out point
+        _wait_until(page, "document.getElementById('video').paused === false")
+        _wait_until(page, "document.getElementById('video').paused === true", timeout_s=30)
+        assert float(page.inner_text("#playhead")) == pytest.approx(9.0, abs=0.1)

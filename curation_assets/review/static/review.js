@@ -39,6 +39,8 @@
   const clip = document.getElementById("clip");
   const start = parseFloat(clip.dataset.start);
   const end = parseFloat(clip.dataset.end);
+  // source time at the media's t = 0: 0 for the source itself, the clip's start for a cut preview
+  const offset = parseFloat(clip.dataset.offset || "0");
   const video = document.getElementById("video");
   const form = document.getElementById("review-form");
   const inBox = document.getElementById("in_s");
@@ -66,16 +68,16 @@
 
   function seek(t) {
     playhead = clamp(t);
-    if (video && video.readyState > 0) video.currentTime = playhead;
+    if (video && video.readyState > 0) video.currentTime = playhead - offset;
     playheadText.textContent = playhead.toFixed(2);
   }
 
   if (video) {
     video.addEventListener("loadedmetadata", () => seek(inPoint()));
     video.addEventListener("timeupdate", () => {
-      playhead = video.currentTime;
+      playhead = video.currentTime + offset;
       playheadText.textContent = playhead.toFixed(2);
-      if (!video.paused && video.currentTime >= outPoint()) {
+      if (!video.paused && playhead >= outPoint()) {
         video.pause();
         seek(inPoint());
       }
@@ -85,7 +87,8 @@
   function togglePlay() {
     if (!video) return;
     if (video.paused) {
-      if (video.currentTime < inPoint() || video.currentTime >= outPoint()) seek(inPoint());
+      const now = video.currentTime + offset;
+      if (now < inPoint() || now >= outPoint()) seek(inPoint());
       video.play().catch(() => {});
     } else video.pause();
   }

@@ -1,0 +1,134 @@
+"""Reviewing clips whose sources live in S3: ranged reads, cut previews, the page's clock offset.
+
+Against moto's S3 server on loopback (the storage tests' fixtures).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.transcode import transcode_clip
+from curation_assets.review.app import create_app
+from curation_assets.review.previews import PreviewCache
+from curation_assets.storage.ranged import S3RangeReader, open_s3
+from curation_assets_tests.storage.conftest import moto_endpoint, s3  # noqa: F401 - fixtures
+
+from .conftest import materialize, seed
+
+
+def _frames(data: bytes) -> list[np.ndarray]:
+    with av.open(io.BytesIO(data)) as container:
+        return [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 s with a cut every 10 s: a clip in the middle needs a small part of the file."""
+    spec = VideoSpec(
+        "long.mp4",
+        tuple(Shot(10, motion, seed=k) for k, motion in enumerate(["pan_right", "drift"] * 2)),
+        480,
+        270,
+        24,
+    )
+    return write_video(spec, tmp_path_factory.mktemp("s3src") / spec.name)
+
+
+def test_ranged_reader_is_a_seekable_file(s3) -> None:  # noqa: F811
+    payload = bytes(range(256)) * 4000
+    s3.client.put_object(Bucket=s3.bucket, Key="blob.bin", Body=payload)
+    raw = S3RangeReader(s3.client, s3.bucket, "blob.bin")
+    assert raw.size == len(payload) and raw.seekable()
+    raw.seek(1000)
+    assert raw.read(10) == payload[1000:1010]
+    raw.seek(-5, io.SEEK_END)
+    assert raw.read(100) == payload[-5:]  # short read at the end, then EOF
+    assert raw.read(1) == b""
+    with open_s3(s3.client, f"s3://{s3.bucket}/blob.bin", block=4096) as fh:
+        fh.seek(500_000)
+        assert fh.read(8192) == payload[500_000:508_192]
+        assert fh.raw.bytes_fetched == 8192  # only the range asked for, nothing before it
+
+
+def test_a_cut_through_ranged_reads_equals_the_local_cut_and_fetches_a_part(
+    s3,  # noqa: F811
+    long_video: Path,
+) -> None:
+    s3.client.upload_file(str(long_video), s3.bucket, "raw/long.mp4")
+    local = transcode_clip(long_video, 24.0, 28.0, short_side=180)
+    with open_s3(s3.client, f"s3://{s3.bucket}/raw/long.mp4", block=64 * 1024) as fh:
+        remote = transcode_clip(fh, 24.0, 28.0, short_side=180)
+        fetched = fh.raw.bytes_fetched
+    assert remote.frames == local.frames == 96  # 4 s at 24 fps, frame-accurate
+    assert remote.first_source_s == local.first_source_s
+    for a, b in zip(_frames(remote.data), _frames(local.data), strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
+    size = long_video.stat().st_size
+    assert fetched < 0.6 * size, (fetched, size)  # the index and the stretch, not the file
+
+
+def test_preview_cache_cuts_once_and_evicts_the_least_recently_used(
+    s3,  # noqa: F811
+    long_video: Path,
+    tmp_path: Path,
+) -> None:
+    s3.client.upload_file(str(long_video), s3.bucket, "raw/long.mp4")
+    uri = f"s3://{s3.bucket}/raw/long.mp4"
+    cache = PreviewCache(tmp_path / "previews", lambda u: open_s3(s3.client, u), 10**9)
+    clips = [
+        {"clip_id": f"c{k}", "uri": uri, "start_s": 10.0 * k + 1, "end_s": 10.0 * k + 5}
+        for k in range(3)
+    ]
+    first = cache.path(clips[0])
+    assert cache.path(clips[0]) == first and cache.made == 1  # cached
+    assert len(_frames(first.read_bytes())) == 96
+    one = first.stat().st_size
+    cache.max_bytes = int(2.5 * one)
+    cache.path(clips[1])
+    cache.path(clips[0])  # used again: now the most recent
+    cache.path(clips[2])  # over the bound: clip 1 (least recently used) goes
+    kept = sorted(p.stem for p in (tmp_path / "previews").glob("*.mp4"))
+    assert kept == ["c0", "c2"]
+    assert not list((tmp_path / "previews").glob("*.tmp"))
+
+
+def test_the_review_page_plays_an_s3_clip_from_a_cut_preview(s3, home: Path) -> None:  # noqa: F811
+    def upload(path: Path) -> str:
+        key = f"raw/{path.name}"
+        s3.client.upload_file(str(path), s3.bucket, key)
+        path.unlink()  # nothing local to fall back on
+        return f"s3://{s3.bucket}/{key}"
+
+    seeded = seed(home, videos=2, clips_per_video=3, uri_for=upload)
+    materialize(home)
+    app = create_app(seeded.layout, s3_client=lambda: s3.client)
+    client = TestClient(app)
+    clip_id = seeded.clip_ids[1]  # the clip from 4 s to 8 s of its video
+    page = client.get(f"/clips/{clip_id}")
+    assert page.status_code == 200
+    assert 'data-offset="4.0"' in page.text
+    assert re.search(rf'src="/media/{clip_id}#t=0\.0+,4\.0+"', page.text), page.text
+
+    media = client.get(f"/media/{clip_id}")
+    assert media.status_code == 200 and media.headers["content-type"] == "video/mp4"
+    frames = _frames(media.content)
+    assert len(frames) == 4 * 24  # the clip's 4 s, cut frame-accurately
+    partial = client.get(f"/media/{clip_id}", headers={"Range": "bytes=0-99"})
+    assert partial.status_code == 206 and len(partial.content) == 100
+    thumb = client.get(f"/thumbs/{clip_id}/0.jpg")
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    previews = seeded.layout.warehouse / "review_cache" / "previews"
+    assert [p.stem for p in previews.glob("*.mp4")] == [clip_id]
+
+    s3.client.delete_object(Bucket=s3.bucket, Key="raw/video 1.mp4")
+    gone = [c for c in seeded.clip_ids if c.startswith("v0000000000000001")][0]
+    missing = client.get(f"/media/{gone}")
+    assert missing.status_code == 404 and "could not be fetched" in missing.text
