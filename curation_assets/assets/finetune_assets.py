@@ -10,6 +10,7 @@ from curation_assets.assets.per_shard import captions
 from curation_assets.resources import CurationResource
 from curation_assets.review.export import export_finetune_set
 from curation_assets.review.store import ReviewStore
+from curation_assets.storage.access import SourceAccess
 
 WRITER_PARTITION = "all"
 FINETUNE_SUBSET = "finetune_set"
@@ -78,6 +79,7 @@ def finetune_set(context: dg.AssetExecutionContext, curation: CurationResource):
         members,
         curation.layout.exports / FINETUNE_SUBSET,
         write_media=reviews.config.finetune.export_media,
+        sources=SourceAccess(curation.s3_client),
     )
     seconds = float(members["duration_s"].sum()) if members.height else 0.0
     return dg.MaterializeResult(

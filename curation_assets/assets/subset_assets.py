@@ -4,16 +4,11 @@ A stage asset is a query over stored scores: re-materializing it after a thresho
 curation.yaml takes seconds and decodes nothing. Exports transcode only the selected clips.
 """
 
-import hashlib
 import json
-import os
 import warnings
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
 
 import dagster as dg
 import pandas as pd
-import polars as pl
 
 from curation_assets import subset_steps
 from curation_assets.assets.checks import _gx_metadata, _md_rows
@@ -26,41 +21,10 @@ from curation_assets.quality import expectations as gxq
 from curation_assets.quality.expectations import expect
 from curation_assets.resources import CurationResource
 from curation_assets.selection.buckets import bucket_edges
-from curation_assets.storage.sources import parse_s3_uri
+from curation_assets.storage.access import SourceAccess
 
 SUBSET_GROUP = "subsets"
 EXPORT_GROUP = "exports"
-
-
-def _local_path(uri: str) -> str:
-    parsed = urlparse(uri)
-    return unquote(parsed.path) if parsed.scheme == "file" else uri
-
-
-def stage_remote_sources(members: pl.DataFrame, cache: Path, client_factory) -> dict[str, str]:
-    """s3:// sources of the members, downloaded once into a cache beside the warehouse (a
-    re-export reuses them, so their fingerprints stay put); uri -> local path. A source that
-    cannot be fetched is left out: the export records it as source_missing."""
-    remote = sorted({u for u in members["uri"] if u and u.startswith("s3://")})
-    if not remote:
-        return {}
-    client = client_factory()
-    cache.mkdir(parents=True, exist_ok=True)
-    out: dict[str, str] = {}
-    for uri in remote:
-        bucket, key = parse_s3_uri(uri)
-        digest = hashlib.sha256(uri.encode()).hexdigest()[:24]
-        target = cache / f"{digest}{PurePosixPath(key).suffix[:16]}"
-        try:
-            head = client.head_object(Bucket=bucket, Key=key)
-            if not target.exists() or target.stat().st_size != head["ContentLength"]:
-                tmp = target.with_name(f".{target.name}.partial")
-                client.download_file(bucket, key, str(tmp))
-                os.replace(tmp, target)
-        except Exception:  # noqa: BLE001 - recorded per clip by the export as source_missing
-            continue
-        out[uri] = str(target)
-    return out
 
 
 def _stage_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
@@ -105,16 +69,6 @@ def _export_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
         cfg, store, layout = curation.config(), curation.store(), curation.layout
         settings = cfg.subsets.resolved()[name]
         members = subset_steps.export_members(store, name)
-        staged = stage_remote_sources(
-            members, layout.warehouse / "export_sources", curation.s3_client
-        )
-        members = members.with_columns(
-            pl.Series(
-                "local_path",
-                [staged.get(u, _local_path(u)) for u in members["uri"]],
-                dtype=pl.String,
-            )
-        )
         spec = ExportSpec(
             subset=name,
             clips_per_tar=settings.export.clips_per_tar,
@@ -129,7 +83,13 @@ def _export_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
             if done == total or done % step == 0:
                 context.log.info(f"{name}: exported {done}/{total} clips")
 
-        report = export_subset(members, layout.exports / name, spec, progress=progress)
+        report = export_subset(
+            members,
+            layout.exports / name,
+            spec,
+            progress=progress,
+            sources=SourceAccess(curation.s3_client),  # s3:// sources: ranged reads
+        )
         # storage.outputs: the finished export is mirrored to s3://.../exports/<name>/
         out_uri = curation.publish(layout.exports / name, f"exports/{name}")
         failed = [

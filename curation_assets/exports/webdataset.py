@@ -19,7 +19,8 @@ Why it is built this way:
   ``clips_per_tar``: a loader that batches by bucket reads whole shards, and a change in one
   bucket leaves every other bucket's shards as they are; when shard numbers shift, a shard
   whose content is unchanged is renamed, not rewritten (shard JSON does not name its tar).
-- A shard's fingerprint covers each clip's source (uri, size, mtime), range, crop, target aspect,
+- A shard's fingerprint covers each clip's source (uri, size, mtime; for S3 the object's size and
+  LastModified), range, crop, target aspect,
   media settings and the metadata written beside it. A shard whose fingerprint is unchanged is not
   touched; a shard that changed is rebuilt, taking the encoded bytes of clips it already held
   (same clip fingerprint) from the old shards instead of re-encoding them.
@@ -30,6 +31,8 @@ Why it is built this way:
 - A clip that cannot be cut is a failed row with a reason (``vocabulary.ExportFailure``), never
   an exception out of the export. A failure is fingerprinted like a success: a re-run does not
   retry it until the source file (or the clip) changes.
+- Sources are read where they are (``storage.access.SourceAccess``): local files in place, S3
+  objects through ranged GETs, so an export of S3 uploads downloads only the stretches it cuts.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from curation_assets.media.transcode import (
     plan_geometry,
     transcode_clip,
 )
+from curation_assets.storage.access import SourceAccess, SourceStat
 from curation_assets.vocabulary import ExportFailure
 
 STATE_DIR = ".export_state"
@@ -115,14 +119,6 @@ class _Shard:
     fingerprint: str
 
 
-def _source_stat(uri: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(uri)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
-
-
 def _fields(value: str | None):
     if value is None:
         return None
@@ -139,19 +135,14 @@ def _finite(value):
     return value
 
 
-def _readable(row: dict) -> str:
-    """Where the source is read: ``local_path`` when the caller staged a remote ``uri`` (an
-    s3:// object) on local disk; the manifest keeps ``uri``."""
-    return row.get("local_path") or row["uri"]
-
-
-def _clip(row: dict, spec: ExportSpec, score_cols: list[str], has_crop: bool) -> _Clip:
+def _clip(
+    row: dict, spec: ExportSpec, score_cols: list[str], has_crop: bool, stat: SourceStat | None
+) -> _Clip:
     crop = None
     if has_crop and all(row.get(c) is not None for c in CROP_COLUMNS):
         crop = tuple(int(row[c]) for c in CROP_COLUMNS)
     aspect = spec.aspect_for(row["aspect_bucket"])
     scores = {c.removeprefix("score_"): _finite(row[c]) for c in score_cols}
-    stat = _source_stat(_readable(row))
     fingerprint = _digest(
         {
             "v": TRANSCODE_VERSION,
@@ -185,7 +176,9 @@ def _clip(row: dict, spec: ExportSpec, score_cols: list[str], has_crop: bool) ->
     return _Clip(row, sample_key(row["clip_id"]), crop, aspect, scores, stat, fingerprint, metadata)
 
 
-def plan_shards(members: pl.DataFrame, spec: ExportSpec) -> list[_Shard]:
+def plan_shards(
+    members: pl.DataFrame, spec: ExportSpec, sources: SourceAccess | None = None
+) -> list[_Shard]:
     """Sorted by bucket then clip id; each bucket cut into shards of ``clips_per_tar``."""
     missing = [c for c in REQUIRED_COLUMNS if c not in members.columns]
     if missing:
@@ -205,7 +198,11 @@ def plan_shards(members: pl.DataFrame, spec: ExportSpec) -> list[_Shard]:
     score_cols = sorted(c for c in members.columns if c.startswith("score_"))
     has_crop = all(c in members.columns for c in CROP_COLUMNS)
     rows = members.with_columns(pl.col("bucket").fill_null("")).sort(["bucket", "clip_id"])
-    clips = [_clip(row, spec, score_cols, has_crop) for row in rows.iter_rows(named=True)]
+    stats = (sources or SourceAccess()).stat(rows["uri"])
+    clips = [
+        _clip(row, spec, score_cols, has_crop, stats[row["uri"]])
+        for row in rows.iter_rows(named=True)
+    ]
     keys = [c.key for c in clips]
     if len(set(keys)) != len(keys):
         raise ValueError("two clip ids map to the same WebDataset key")
@@ -356,25 +353,28 @@ def _failure(reason: ExportFailure, detail: str) -> dict:
     return {"status": "failed", "reason": reason.value, "detail": detail[:500]}
 
 
-def _encode(clip: _Clip, spec: ExportSpec, tmp_dir: Path) -> tuple[dict, bytes | None]:
+def _encode(
+    clip: _Clip, spec: ExportSpec, tmp_dir: Path, sources: SourceAccess
+) -> tuple[dict, bytes | None]:
     """(result, mp4 bytes). Every way a clip can fail ends here as a failed result."""
     row = clip.row
     if clip.source_stat is None:
         return _failure(ExportFailure.SOURCE_MISSING, f"cannot stat {row['uri']}"), None
     try:
-        out = transcode_clip(
-            _readable(row),
-            float(row["start_s"]),
-            float(row["end_s"]),
-            crop=clip.crop,
-            aspect=clip.aspect,
-            short_side=spec.short_side,
-            fps=spec.fps,
-            codec=spec.codec,
-            crf=spec.crf,
-            preset=spec.preset,
-            tmp_dir=tmp_dir,
-        )
+        with sources.open(row["uri"]) as source:
+            out = transcode_clip(
+                source,
+                float(row["start_s"]),
+                float(row["end_s"]),
+                crop=clip.crop,
+                aspect=clip.aspect,
+                short_side=spec.short_side,
+                fps=spec.fps,
+                codec=spec.codec,
+                crf=spec.crf,
+                preset=spec.preset,
+                tmp_dir=tmp_dir,
+            )
     except TranscodeError as exc:
         reason = _TRANSCODE_REASONS.get(exc.kind, ExportFailure.DECODE_FAILED)
         return _failure(reason, exc.detail), None
@@ -496,6 +496,7 @@ def _write_shard(
     reuse: _Reuse,
     report: ExportReport,
     tick: Callable[[], None],
+    sources: SourceAccess,
 ) -> dict:
     """Write one shard under a temporary name and rename it; returns its state entry."""
     tmp = out_dir / f".{shard.name}.tmp"
@@ -508,7 +509,7 @@ def _write_shard(
                     result, data = cached
                     report.reused += 1
                 else:
-                    result, data = _encode(clip, spec, out_dir)
+                    result, data = _encode(clip, spec, out_dir, sources)
                     report.exported += 1
                 if data is not None:
                     meta = dict(clip.metadata)
@@ -576,8 +577,7 @@ def _manifest(members: pl.DataFrame, shards: list[_Shard], results: dict[str, di
         }
     )
     ids = pl.DataFrame({"clip_id": pl.Series(order, dtype=pl.String)})
-    # local_path is where a staged remote source was read: a cache detail, not the clip's uri
-    ordered = ids.join(members.drop("local_path", strict=False), on="clip_id", how="left")
+    ordered = ids.join(members, on="clip_id", how="left")
     return ordered.join(out, on="clip_id", how="left").select(
         pl.lit(subset).alias("subset"), pl.all()
     )
@@ -610,9 +610,12 @@ def export_subset(
     out_dir: Path,
     spec: ExportSpec,
     progress: Callable[[int, int], None] | None = None,
+    sources: SourceAccess | None = None,
 ) -> ExportReport:
     """Write (or bring up to date) ``out_dir`` for ``members``; see the module docstring.
 
+    ``sources`` reads the clips' uris (default: local files only; give it an S3 client for
+    s3:// sources).
     ``progress(done, total)`` is called after each clip (and once per already complete shard).
     Raises ``ValueError`` for members that cannot be exported as a whole (missing columns,
     duplicate clip ids); a bad clip is a failed row instead.
@@ -620,9 +623,10 @@ def export_subset(
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shards = plan_shards(members, spec)
+    sources = sources or SourceAccess()
+    shards = plan_shards(members, spec, sources)
     with _locked(out_dir):
-        report = _export(members, out_dir, spec, shards, progress)
+        report = _export(members, out_dir, spec, shards, progress, sources)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -633,6 +637,7 @@ def _export(
     spec: ExportSpec,
     shards: list[_Shard],
     progress: Callable[[int, int], None] | None,
+    sources: SourceAccess,
 ) -> ExportReport:
     total = sum(len(s.clips) for s in shards)
     report = ExportReport(spec.subset, out_dir, clips_total=total)
@@ -661,7 +666,10 @@ def _export(
         try:
             for shard in shards:
                 if shard.name in pending:
-                    state.put(shard.name, _write_shard(out_dir, shard, spec, reuse, report, tick))
+                    state.put(
+                        shard.name,
+                        _write_shard(out_dir, shard, spec, reuse, report, tick, sources),
+                    )
                 else:
                     if out_dir / shard.name not in report.tars_moved:
                         report.skipped += len(shard.clips)

@@ -14,7 +14,7 @@ import polars as pl
 from curation_assets.exports import DEFAULT_ASPECT_RATIOS, ExportReport, ExportSpec, export_subset
 from curation_assets.lineage.store import LineageStore
 from curation_assets.selection.buckets import aspect_bucket_expr, duration_bucket_expr
-from curation_assets.steps import local_path
+from curation_assets.storage.access import SourceAccess
 
 SUBSET = "finetune_set"
 DURATION_EDGES = (0.0, 4.0, 6.0, 8.0, 11.0, 14.0, 16.0)
@@ -32,7 +32,6 @@ def export_members(lineage: LineageStore, members: pl.DataFrame) -> pl.DataFrame
     return (
         members.join(facts, on="clip_id", how="left")
         .with_columns(
-            pl.col("uri").map_elements(lambda u: str(local_path(u)), return_dtype=pl.String),
             (base + ((pl.col("start_s") - pl.col("clip_start_s")) * pl.col("fps")).round())
             .cast(pl.Int64)
             .alias("start_frame"),
@@ -51,7 +50,11 @@ def export_members(lineage: LineageStore, members: pl.DataFrame) -> pl.DataFrame
 
 
 def export_finetune_set(
-    lineage: LineageStore, members: pl.DataFrame, out_dir: Path, write_media: bool
+    lineage: LineageStore,
+    members: pl.DataFrame,
+    out_dir: Path,
+    write_media: bool,
+    sources: SourceAccess | None = None,
 ) -> ExportReport:
     spec = ExportSpec(subset=SUBSET, write_media=write_media)
-    return export_subset(export_members(lineage, members), out_dir, spec)
+    return export_subset(export_members(lineage, members), out_dir, spec, sources=sources)

@@ -177,12 +177,14 @@ def seed(
     return Seeded(home, clip_ids, excluded, clip_ids[0])
 
 
-def materialize(home: Path, assets=None) -> dg.ExecuteInProcessResult:
+def materialize(
+    home: Path, assets=None, resource: CurationResource | None = None
+) -> dg.ExecuteInProcessResult:
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             assets or [finetune_candidates],
             instance=instance,
-            resources={"curation": CurationResource(home=str(home))},
+            resources={"curation": resource or CurationResource(home=str(home))},
         )
         assert result.success
         return result

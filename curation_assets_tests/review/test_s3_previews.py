@@ -132,3 +132,43 @@ def test_the_review_page_plays_an_s3_clip_from_a_cut_preview(s3, home: Path) -> 
     gone = [c for c in seeded.clip_ids if c.startswith("v0000000000000001")][0]
     missing = client.get(f"/media/{gone}")
     assert missing.status_code == 404 and "could not be fetched" in missing.text
+
+
+def test_finetune_set_of_s3_clips_exports_the_trimmed_cut(s3, home: Path) -> None:  # noqa: F811
+    """Accepted reviews of S3 sources: the export cuts the trimmed range through ranged reads
+    (it used to need a local file) and the manifest keeps the s3:// uri."""
+    import tarfile
+
+    from curation_assets.assets.finetune_assets import finetune_set
+    from curation_assets.config import load_config
+    from curation_assets.exports import read_manifest
+    from curation_assets.resources import CurationResource
+    from curation_assets.review.store import Review, ReviewStore
+    from curation_assets.selection.finetune import DIMENSIONS
+    from curation_assets_tests.storage.conftest import REGION
+
+    def upload(path: Path) -> str:
+        s3.client.upload_file(str(path), s3.bucket, f"raw/{path.name}")
+        path.unlink()
+        return f"s3://{s3.bucket}/raw/{path.name}"
+
+    seeded = seed(home, videos=1, clips_per_video=3, uri_for=upload)
+    materialize(home)
+    clip_id = seeded.clip_ids[1]  # 4 s to 8 s
+    reviews = ReviewStore(seeded.layout, load_config(home))
+    review = Review(
+        clip_id, "ann", "accept", 5.0, 7.5, "A cut of an S3 clip.", dict.fromkeys(DIMENSIONS, 4)
+    )
+    reviews.add(review, reviews.clip(clip_id))
+    resource = CurationResource(home=str(home), s3_endpoint_url=s3.endpoint, s3_region_name=REGION)
+    materialize(home, [finetune_set], resource=resource)
+    out = seeded.layout.exports / "finetune_set"
+    manifest = read_manifest(out).to_dicts()
+    assert [(m["clip_id"], m["status"]) for m in manifest] == [(clip_id, "ok")]
+    assert manifest[0]["uri"] == f"s3://{s3.bucket}/raw/video 0.mp4"
+    assert manifest[0]["out_frames"] == 60  # 2.5 s at 24 fps
+    (tar_path,) = out.glob("finetune_set-*.tar")
+    with tarfile.open(tar_path) as tar:
+        mp4 = next(n for n in tar.getnames() if n.endswith(".mp4"))
+        assert len(_frames(tar.extractfile(mp4).read())) == 60
+    assert not (seeded.layout.warehouse / "export_sources").exists()  # nothing staged whole
