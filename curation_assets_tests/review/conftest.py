@@ -177,6 +177,18 @@ def seed(
     return Seeded(home, clip_ids, excluded, clip_ids[0])
 
 
+def moved_to_s3(s3) -> Callable[[Path], str]:
+    """For ``seed(uri_for=...)``: each video uploaded under raw/ and its local copy deleted, so
+    nothing can fall back on a local file."""
+
+    def upload(path: Path) -> str:
+        s3.client.upload_file(str(path), s3.bucket, f"raw/{path.name}")
+        path.unlink()
+        return f"s3://{s3.bucket}/raw/{path.name}"
+
+    return upload
+
+
 def materialize(
     home: Path, assets=None, resource: CurationResource | None = None
 ) -> dg.ExecuteInProcessResult:

@@ -19,7 +19,7 @@ from curation_assets.review.store import ReviewStore
 from curation_assets.selection.finetune import DIMENSIONS
 from curation_assets_tests.storage.conftest import moto_endpoint, s3  # noqa: F401 - fixtures
 
-from .conftest import Seeded, Server, materialize, seed, serving_app
+from .conftest import Seeded, Server, materialize, moved_to_s3, seed, serving_app
 
 CHROMIUM = os.environ.get("CURATION_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -205,12 +205,7 @@ def test_a_caption_holding_script_shows_as_text_in_the_browser(
 def test_an_s3_clip_plays_from_its_preview_on_the_source_clock(s3, home: Path, page) -> None:  # noqa: F811
     """The preview starts at the clip's start: the page shows and trims in source seconds."""
 
-    def upload(path: Path) -> str:
-        s3.client.upload_file(str(path), s3.bucket, f"raw/{path.name}")
-        path.unlink()
-        return f"s3://{s3.bucket}/raw/{path.name}"
-
-    seeded = seed(home, videos=1, clips_per_video=3, uri_for=upload)
+    seeded = seed(home, videos=1, clips_per_video=3, uri_for=moved_to_s3(s3))
     materialize(home)
     clip_id = seeded.clip_ids[2]  # 8 s to 12 s of its video
     app = create_app(seeded.layout, s3_client=lambda: s3.client)

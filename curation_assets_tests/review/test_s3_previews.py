@@ -21,7 +21,7 @@ from curation_assets.review.previews import PreviewCache
 from curation_assets.storage.ranged import S3RangeReader, open_s3
 from curation_assets_tests.storage.conftest import moto_endpoint, s3  # noqa: F401 - fixtures
 
-from .conftest import materialize, seed
+from .conftest import materialize, moved_to_s3, seed
 
 
 def _frames(data: bytes) -> list[np.ndarray]:
@@ -101,13 +101,7 @@ def test_preview_cache_cuts_once_and_evicts_the_least_recently_used(
 
 
 def test_the_review_page_plays_an_s3_clip_from_a_cut_preview(s3, home: Path) -> None:  # noqa: F811
-    def upload(path: Path) -> str:
-        key = f"raw/{path.name}"
-        s3.client.upload_file(str(path), s3.bucket, key)
-        path.unlink()  # nothing local to fall back on
-        return f"s3://{s3.bucket}/{key}"
-
-    seeded = seed(home, videos=2, clips_per_video=3, uri_for=upload)
+    seeded = seed(home, videos=2, clips_per_video=3, uri_for=moved_to_s3(s3))
     materialize(home)
     app = create_app(seeded.layout, s3_client=lambda: s3.client)
     client = TestClient(app)
@@ -147,12 +141,7 @@ def test_finetune_set_of_s3_clips_exports_the_trimmed_cut(s3, home: Path) -> Non
     from curation_assets.selection.finetune import DIMENSIONS
     from curation_assets_tests.storage.conftest import REGION
 
-    def upload(path: Path) -> str:
-        s3.client.upload_file(str(path), s3.bucket, f"raw/{path.name}")
-        path.unlink()
-        return f"s3://{s3.bucket}/raw/{path.name}"
-
-    seeded = seed(home, videos=1, clips_per_video=3, uri_for=upload)
+    seeded = seed(home, videos=1, clips_per_video=3, uri_for=moved_to_s3(s3))
     materialize(home)
     clip_id = seeded.clip_ids[1]  # 4 s to 8 s
     reviews = ReviewStore(seeded.layout, load_config(home))
