@@ -80,4 +80,7 @@ defs = dg.Definitions(
         build_reviews_sensor(finetune_job),
     ],
     resources={"curation": CurationResource()},
+    # The implicit asset job (UI "Materialize", asset backfills from the graph or a group page)
+    # runs like shard_job, not with Dagster's per-step default: $CURATION_EXECUTOR decides.
+    executor=shard_executor(),
 )
