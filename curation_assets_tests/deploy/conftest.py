@@ -126,3 +126,16 @@ def render_instance(template: Path, dagster_home: Path) -> Path:
     target = dagster_home / "dagster.yaml"
     shutil.copyfile(template, target)
     return target
+
+
+def failure_messages(instance, runs) -> str:
+    """The failure events of the runs that did not succeed (for a readable test failure)."""
+    import dagster as dg
+
+    return "\n".join(
+        e.message
+        for r in runs
+        if r.status != dg.DagsterRunStatus.SUCCESS
+        for e in instance.all_logs(r.run_id)
+        if e.dagster_event and e.dagster_event.is_failure
+    )[-4000:]

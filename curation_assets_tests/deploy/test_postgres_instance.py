@@ -21,7 +21,13 @@ from curation_assets.cli import main
 from curation_assets.config import Layout
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import store_for
-from curation_assets_tests.deploy.conftest import DEPLOY, REPO, Postgres, render_instance
+from curation_assets_tests.deploy.conftest import (
+    DEPLOY,
+    REPO,
+    Postgres,
+    failure_messages,
+    render_instance,
+)
 
 SHARDS = ["pg-a", "pg-b", "pg-c", "pg-d"]
 GPU_STEPS = {"content_filter", "captions"}
@@ -242,13 +248,6 @@ def _wait_for_runs(dagster_home: Path, daemon: subprocess.Popen, log: Path, time
                     + log.read_text(errors="replace")[-4000:]
                 )
             time.sleep(2)
-        failed = [r for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
-        if failed:
-            errors = [
-                e.message
-                for r in failed
-                for e in instance.all_logs(r.run_id)
-                if e.dagster_event and e.dagster_event.is_failure
-            ]
-            pytest.fail("shard runs failed:\n" + "\n".join(errors)[-4000:])
+        if any(r.status != dg.DagsterRunStatus.SUCCESS for r in runs):
+            pytest.fail(f"shard runs failed:\n{failure_messages(instance, runs)}")
         return sorted(runs, key=lambda r: r.tags["dagster/partition"])

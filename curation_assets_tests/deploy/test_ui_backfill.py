@@ -51,7 +51,7 @@ from curation_assets.lineage.schema import TABLES
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.partitions import SHARD_PARTITIONS
 from curation_assets.resources import store_for
-from curation_assets_tests.deploy.conftest import REPO
+from curation_assets_tests.deploy.conftest import REPO, failure_messages
 
 SHARDS = ["ui-a", "ui-b", "ui-c"]
 PER_SHARD_KEYS = sorted(a.key.to_user_string() for a in PER_SHARD_ASSETS)
@@ -210,15 +210,8 @@ def _drive(ctx: WorkspaceRequestContext, backfill_id: str) -> list[dg.DagsterRun
             pytest.fail(f"backfill {backfill_id}: {backfill.status} after {BACKFILL_TIMEOUT_S} s")
         time.sleep(1)
     runs = instance.get_runs(dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
-    failed = [r for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
-    if failed:
-        messages = [
-            e.message
-            for r in failed
-            for e in instance.all_logs(r.run_id)
-            if e.dagster_event and e.dagster_event.is_failure
-        ]
-        pytest.fail(f"backfill {backfill.status}, runs failed:\n" + "\n".join(messages)[-4000:])
+    if any(r.status != dg.DagsterRunStatus.SUCCESS for r in runs):
+        pytest.fail(f"backfill {backfill.status}, runs failed:\n{failure_messages(instance, runs)}")
     return sorted(runs, key=_shard_of)
 
 
