@@ -22,7 +22,6 @@ import resource
 import statistics
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -60,18 +59,14 @@ def write_bench_video(spec: synthetic.VideoSpec, path: Path, preset: str = "medi
     tmp = path.with_name(path.name + ".tmp.mp4")
     rng = np.random.default_rng(0)
     grain = [rng.normal(0, 2.5, (spec.height, spec.width, 1)).astype(np.int16) for _ in range(8)]
-    with av.open(str(draft)) as source, av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=spec.fps)
-        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-        stream.options = {"preset": preset, "crf": "20"}
-        for index, decoded in enumerate(source.decode(video=0)):
-            image = decoded.to_ndarray(format="rgb24") + grain[index % len(grain)]
-            frame = av.VideoFrame.from_ndarray(image.clip(0, 255).astype(np.uint8), "rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, spec.fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    with av.open(str(draft)) as source:
+        images = (
+            (decoded.to_ndarray(format="rgb24") + grain[index % len(grain)])
+            .clip(0, 255)
+            .astype(np.uint8)
+            for index, decoded in enumerate(source.decode(video=0))
+        )
+        synthetic.encode_frames(tmp, images, spec.fps, {"preset": preset, "crf": "20"})
     draft.unlink()
     tmp.replace(path)
     return path

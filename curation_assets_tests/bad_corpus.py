@@ -21,6 +21,7 @@ import numpy as np
 from curation_assets.media.synthetic import (
     Shot,
     VideoSpec,
+    encode_frames,
     render_shot,
     write_audio_only,
     write_truncated,
@@ -123,20 +124,9 @@ def write_damaged(path: Path) -> Path:
     The decoder rejects the damaged packets; the frames after them up to the next keyframe
     (4 s) would show the damage, so only 0-3.33 s and 4-10 s are good footage.
     """
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {
-            "preset": "ultrafast",
-            "x264-params": f"keyint={FPS}:min-keyint={FPS}:scenecut=0",
-        }
-        for i, image in enumerate(render_shot(Shot(10.0, "pan_right"), 4, 10 * FPS, W, H, FPS)):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    images = render_shot(Shot(10.0, "pan_right"), 4, 10 * FPS, W, H, FPS)
+    keyframes = {"preset": "ultrafast", "x264-params": f"keyint={FPS}:min-keyint={FPS}:scenecut=0"}
+    encode_frames(path, images, FPS, keyframes)
     with av.open(str(path)) as container:
         packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
     data = bytearray(path.read_bytes())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -12,25 +11,20 @@ import pytest
 
 from curation_assets.config import Layout
 from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
-from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
 from curation_assets.resources import CurationResource, store_for
 
 
 def _reencode(source: Path, target: Path, width: int, height: int, crf: int) -> Path:
     """A re-encoded, rescaled copy of the same footage (what a re-upload looks like)."""
-    with av.open(str(source)) as src, av.open(str(target), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "ultrafast"}
-        for i, frame in enumerate(src.decode(video=0)):
-            image = frame.to_ndarray(format="rgb24")
-            new = av.VideoFrame.from_ndarray(image, "rgb24").reformat(width=width, height=height)
-            new.pts, new.time_base = i, Fraction(1, 24)
-            for packet in stream.encode(new):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return target
+    with av.open(str(source)) as src:
+        images = (
+            av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), "rgb24")
+            .reformat(width=width, height=height)
+            .to_ndarray()
+            for f in src.decode(video=0)
+        )
+        return encode_frames(target, images, 24, {"crf": str(crf), "preset": "ultrafast"})
 
 
 def _materialize(home: Path, shard: str) -> dg.ExecuteInProcessResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -267,6 +268,37 @@ def render_shot(shot: Shot, seed: int, count: int, width: int, height: int, fps:
             for k in range(shot.objects):
                 _ball(image, i, count, k)
         yield np.ascontiguousarray(_apply_effects(image, shot.effects, i))
+
+
+def encode_frames(
+    path: Path,
+    images: Iterable[np.ndarray],
+    fps: int,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode RGB images (H x W x 3, uint8, all one size) to H.264, image ``i`` at ``i / fps``.
+
+    For footage made some other way than ``write_video``: photos turned into clips, re-encoded
+    or rescaled copies. ``options`` go to libx264 (default: ultrafast, crf 18).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = None
+        for index, image in enumerate(images):
+            if stream is None:
+                stream = out.add_stream("libx264", rate=fps)
+                stream.height, stream.width = image.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.options = options or {"preset": "ultrafast", "crf": "18"}
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        if stream is None:
+            raise ValueError(f"no images to encode into {path}")
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
 
 
 def write_video(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -18,7 +17,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
 from curation_assets.signals import clip_model
 from curation_assets.signals.base import ClipSamples
 from curation_assets.signals.content import (
@@ -49,24 +48,12 @@ def _timed(analyzer, clip: ClipSamples):
 
 def _reencode(src: Path, dst: Path, crf: int, size: tuple[int, int] | None = None) -> Path:
     """Decode ``src`` and encode it again with libx264 at ``crf``, optionally rescaled."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        in_stream = inp.streams.video[0]
-        fps = int(round(float(in_stream.average_rate)))
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size or (in_stream.width, in_stream.height)
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "medium", "crf": str(crf)}
-        for index, frame in enumerate(inp.decode(in_stream)):
-            image = frame.to_ndarray(format="rgb24")
-            if size:
-                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            new = av.VideoFrame.from_ndarray(image, format="rgb24")
-            new.pts, new.time_base = index, Fraction(1, fps)
-            for packet in stream.encode(new):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return dst
+    with av.open(str(src)) as inp:
+        fps = int(round(float(inp.streams.video[0].average_rate)))
+        images = (frame.to_ndarray(format="rgb24") for frame in inp.decode(video=0))
+        if size:
+            images = (cv2.resize(i, size, interpolation=cv2.INTER_AREA) for i in images)
+        return encode_frames(dst, images, fps, {"preset": "medium", "crf": str(crf)})
 
 
 @pytest.fixture(scope="module")
@@ -189,20 +176,13 @@ def _photo_video(image: np.ndarray, path: Path, zoom: float = 1.08) -> Path:
     y, x = (height - fitted.shape[0]) // 2, (width - fitted.shape[1]) // 2
     canvas[y : y + fitted.shape[0], x : x + fitted.shape[1]] = fitted
     frames = int(fps * seconds)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "18"}
-        for i in range(frames):
-            s = 1.0 + (zoom - 1.0) * i / (frames - 1)
-            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, s)
-            frame = av.VideoFrame.from_ndarray(cv2.warpAffine(canvas, matrix, (width, height)))
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+
+    def zoomed(i: int) -> np.ndarray:
+        s = 1.0 + (zoom - 1.0) * i / (frames - 1)
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, s)
+        return cv2.warpAffine(canvas, matrix, (width, height))
+
+    return encode_frames(path, map(zoomed, range(frames)), fps)
 
 
 @pytest.fixture(scope="module")

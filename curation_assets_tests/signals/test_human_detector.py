@@ -7,10 +7,8 @@ read as people. One run goes through the real ``content_filter`` asset into the 
 from __future__ import annotations
 
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import dagster as dg
 import numpy as np
@@ -19,7 +17,7 @@ from skimage import data as skdata
 
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
-from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.signals.base import ClipSamples
 from curation_assets.signals.content import (
@@ -102,21 +100,15 @@ def photo_clip(image: np.ndarray, path: Path, seconds: float = 5.0, seed: int = 
     canvas[y : y + size[1], x : x + size[0]] = fitted
     rng = np.random.default_rng(seed)
     frames = int(fps * seconds)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "20"}
-        for i in range(frames):
-            shift = np.float32([[1, 0, pan * i / (frames - 1) - pan / 2], [0, 1, 0]])
-            moved = cv2.warpAffine(canvas, shift, (width, height)).astype(np.int16)
-            noisy = (moved + rng.normal(0, 3, moved.shape)).clip(0, 255).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(noisy, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+
+    def panned(i: int) -> np.ndarray:
+        shift = np.float32([[1, 0, pan * i / (frames - 1) - pan / 2], [0, 1, 0]])
+        moved = cv2.warpAffine(canvas, shift, (width, height)).astype(np.int16)
+        return (moved + rng.normal(0, 3, moved.shape)).clip(0, 255).astype(np.uint8)
+
+    return encode_frames(
+        path, map(panned, range(frames)), fps, {"preset": "ultrafast", "crf": "20"}
+    )
 
 
 @pytest.fixture(scope="module")
