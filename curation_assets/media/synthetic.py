@@ -196,26 +196,21 @@ def _apply_effects(image: np.ndarray, effects: tuple[str, ...], i: int) -> np.nd
             scale = h / 180
             for row, line in enumerate(("BREAKING NEWS 24/7", "SUBTITLE TEXT HERE")):
                 y = int(h * (0.78 + 0.11 * row))
-                cv2.putText(
-                    image,
-                    line,
-                    (int(w * 0.06), y),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.62 * scale,
-                    (0, 0, 0),
-                    max(2, int(5 * scale)),
-                    cv2.LINE_AA,
-                )
-                cv2.putText(
-                    image,
-                    line,
-                    (int(w * 0.06), y),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.62 * scale,
-                    (255, 255, 255),
-                    max(1, int(2 * scale)),
-                    cv2.LINE_AA,
-                )
+                # white subtitle text with a black outline, as broadcasters draw it
+                for colour, thickness in (
+                    ((0, 0, 0), max(2, int(5 * scale))),
+                    ((255, 255, 255), max(1, int(2 * scale))),
+                ):
+                    cv2.putText(
+                        image,
+                        line,
+                        (int(w * 0.06), y),
+                        cv2.FONT_HERSHEY_SIMPLEX,
+                        0.62 * scale,
+                        colour,
+                        thickness,
+                        cv2.LINE_AA,
+                    )
         elif name == "title":
             scale = h / 180
             cv2.putText(
