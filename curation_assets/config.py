@@ -50,8 +50,6 @@ class ShotsConfig(_Section):
     # the frames around it (0 = keep every detected cut). Rejects fast-motion and shake cuts.
     confirm_ratio: float = Field(1.6, ge=0)
     decode_threads: int = Field(0, ge=0)
-    # Frames decoded ahead on a helper thread while the current one is analysed (0 = inline).
-    prefetch_frames: int = Field(4, ge=0, le=64)
 
 
 class ClipsConfig(_Section):

@@ -8,18 +8,16 @@ Why the loop looks the way it does (DESIGN.md "Performance notes", ``benchmarks/
 swscale (``VideoFrame.reformat``) and OpenCV's general ``INTER_AREA`` each cost about as much as
 decoding a 720p frame, while OpenCV's exact 2x2 area halving is ~10x cheaper. So planes are
 halved until less than 2x too big and finished with one bilinear step (see ``shrink_into``),
-written into reused buffers. What is left is dominated by the detectors: each configured
-PySceneDetect detector converts the small frame to HSV and diffs it on its own (~0.2x of decode
-each at 720p on 2 cores); the public API offers no way to share that between them.
-Decoding itself runs on a helper thread a few frames ahead (``_prefetched``), so FFmpeg's frame
-threads keep working while the loop analyses the previous frame: same CPU, ~5% less wall time.
+written into reused buffers. The detectors are PySceneDetect's, with a frame score computed in
+two OpenCV calls instead of NumPy's per-plane arithmetic (``detectors.py``; identical scores),
+which took shot_clips from ~1.2x to ~1.15x of a bare decode. Each configured detector still
+converts the small frame to HSV on its own. Decoding on a helper thread a few frames ahead was
+tried and measured (11 interleaved rounds): no difference on 2 cores, so decoding stays inline.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,9 +28,9 @@ import av
 import cv2
 import numpy as np
 from scenedetect.common import FrameTimecode
-from scenedetect.detectors import AdaptiveDetector, ContentDetector
 
 from curation_assets.config import SamplesConfig, ShotsConfig
+from curation_assets.media.detectors import FastAdaptiveDetector, FastContentDetector
 
 # 8-bit planar YUV: shrunk straight from the planes (any chroma subsampling). Anything else
 # (10-bit, semi-planar, RGB, grey) goes through swscale once, to a small yuv420p frame.
@@ -125,68 +123,14 @@ def _frames(container, stream, damage: _Damage):
             yielded += 1
 
 
-_DONE = object()
-
-
-@contextmanager
-def _prefetched(frames, depth: int):
-    """Decode on a helper thread, ``depth`` frames ahead of the analysis.
-
-    FFmpeg's frame threads wait for the caller between frames; with the caller's per-frame work
-    on its own thread, decoding goes on meanwhile (PyAV releases the GIL while decoding, OpenCV
-    while resizing). Measured ~5% of the pass on 2 cores (``benchmarks/decode_once.py``). The
-    helper is always stopped and joined before the caller closes the container.
-    """
-    if depth <= 0:
-        yield frames
-        return
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for frame in frames:
-                if not put(frame):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the caller, raised there
-            put(exc)
-
-    def consume():
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    worker = threading.Thread(target=produce, name="decode-prefetch", daemon=True)
-    worker.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        worker.join()
-
-
 def _make_detectors(cfg: ShotsConfig, fps: float) -> dict[str, object]:
     min_len = max(1, int(round(cfg.min_shot_s * fps)))
     made: dict[str, object] = {}
     for name in cfg.detectors:
         if name == "content":
-            made[name] = ContentDetector(threshold=cfg.content_threshold, min_scene_len=min_len)
+            made[name] = FastContentDetector(threshold=cfg.content_threshold, min_scene_len=min_len)
         elif name == "adaptive":
-            made[name] = AdaptiveDetector(
+            made[name] = FastAdaptiveDetector(
                 adaptive_threshold=cfg.adaptive_threshold, min_scene_len=min_len
             )
     return made
@@ -301,46 +245,43 @@ def single_pass(
         gaps: dict[int, float] = {}
         rgb_step, grey_step = 1.0 / samples.rgb_fps, 1.0 / samples.grey_fps
         try:
-            with _prefetched(_frames(container, stream, damage), shots.prefetch_frames) as decoded:
-                for index, frame in enumerate(decoded):
-                    pts = frame.pts
-                    t = pts * tb_num / tb_den if pts is not None else index / fps
-                    if damage.resumes and index in damage.resumes:  # the helper may be ahead
-                        before = last_ticks * tb_num / tb_den if last_ticks > 0 else 1.0 / fps
-                        gaps[index] = times[-1] + before
-                    last_ticks = frame.duration or 0
-                    if small is None:
-                        t0 = t
-                        size = _scaled(frame.width, frame.height, samples.analysis_short_side)
-                        small, prev = _I420(size), _I420(size)
-                        bgr = np.empty((size[1], size[0], 3), np.uint8)
-                        pixels = float(size[0] * size[1])
-                        rgb_small = _I420(
-                            _scaled(frame.width, frame.height, samples.rgb_short_side)
-                        )
-                        grey_size = _scaled(frame.width, frame.height, samples.grey_short_side)
-                    t -= t0  # clip times are relative to the first frame
-                    small.fill(frame)
-                    cv2.cvtColor(small.packed, cv2.COLOR_YUV2BGR_I420, dst=bgr)
-                    code = FrameTimecode(index, timecode_rate)
-                    for name, detector in detectors:
-                        cuts = detector.process_frame(code, bgr)
-                        if cuts:
-                            found[name].extend(tc.frame_num for tc in cuts)
-                    # mean absolute luma change, without a temporary difference image
-                    deltas.append(cv2.norm(small.y, prev.y, cv2.NORM_L1) / pixels if index else 0.0)
-                    times.append(t)
-                    if t + 1e-6 >= next_grey:
-                        grey = np.empty((grey_size[1], grey_size[0]), np.uint8)
-                        result.grey.append(_upright(shrink_into(small.y, grey), rotation))
-                        result.grey_times.append(t)
-                        next_grey += grey_step * max(1, int((t - next_grey) / grey_step) + 1)
-                    if t + 1e-6 >= next_rgb:
-                        rgb = cv2.cvtColor(rgb_small.fill(frame).packed, cv2.COLOR_YUV2RGB_I420)
-                        result.rgb.append(_upright(rgb, rotation))
-                        result.rgb_times.append(t)
-                        next_rgb += rgb_step * max(1, int((t - next_rgb) / rgb_step) + 1)
-                    small, prev = prev, small
+            for index, frame in enumerate(_frames(container, stream, damage)):
+                pts = frame.pts
+                t = pts * tb_num / tb_den if pts is not None else index / fps
+                if damage.resumes and damage.resumes[-1] == index:
+                    before = last_ticks * tb_num / tb_den if last_ticks > 0 else 1.0 / fps
+                    gaps[index] = times[-1] + before
+                last_ticks = frame.duration or 0
+                if small is None:
+                    t0 = t
+                    size = _scaled(frame.width, frame.height, samples.analysis_short_side)
+                    small, prev = _I420(size), _I420(size)
+                    bgr = np.empty((size[1], size[0], 3), np.uint8)
+                    pixels = float(size[0] * size[1])
+                    rgb_small = _I420(_scaled(frame.width, frame.height, samples.rgb_short_side))
+                    grey_size = _scaled(frame.width, frame.height, samples.grey_short_side)
+                t -= t0  # clip times are relative to the first frame
+                small.fill(frame)
+                cv2.cvtColor(small.packed, cv2.COLOR_YUV2BGR_I420, dst=bgr)
+                code = FrameTimecode(index, timecode_rate)
+                for name, detector in detectors:
+                    cuts = detector.process_frame(code, bgr)
+                    if cuts:
+                        found[name].extend(tc.frame_num for tc in cuts)
+                # mean absolute luma change, without a temporary difference image
+                deltas.append(cv2.norm(small.y, prev.y, cv2.NORM_L1) / pixels if index else 0.0)
+                times.append(t)
+                if t + 1e-6 >= next_grey:
+                    grey = np.empty((grey_size[1], grey_size[0]), np.uint8)
+                    result.grey.append(_upright(shrink_into(small.y, grey), rotation))
+                    result.grey_times.append(t)
+                    next_grey += grey_step * max(1, int((t - next_grey) / grey_step) + 1)
+                if t + 1e-6 >= next_rgb:
+                    rgb = cv2.cvtColor(rgb_small.fill(frame).packed, cv2.COLOR_YUV2RGB_I420)
+                    result.rgb.append(_upright(rgb, rotation))
+                    result.rgb_times.append(t)
+                    next_rgb += rgb_step * max(1, int((t - next_rgb) / rgb_step) + 1)
+                small, prev = prev, small
         except (av.FFmpegError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         frames = len(times)
