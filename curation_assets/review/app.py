@@ -49,7 +49,7 @@ from curation_assets.selection.finetune import (
     agreement,
     latest_reviews,
 )
-from curation_assets.storage.ranged import open_s3
+from curation_assets.storage.access import SourceAccess
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "review_session"
@@ -75,26 +75,20 @@ def create_app(
     layout = layout or Layout()
     config = config or load_config(layout.home)
     store = ReviewStore(layout, config)
-    clients: list[Any] = []  # one S3 client, made on first use (boto3 clients are thread-safe)
-
-    def open_remote(uri: str):
-        if not clients:
-            clients.append(s3_client())
-        return open_s3(clients[0], uri)
-
     previews = PreviewCache(
         layout.warehouse / "review_cache" / "previews",
-        open_remote,
+        SourceAccess(s3_client).open,
         config.finetune.preview_cache_mb * 2**20,
     )
 
     def playable(clip: dict) -> tuple[Path, float]:
-        """The file the browser plays for ``clip`` and the source time at its start: the local
-        source itself, or for an s3:// source a cut preview starting at the clip's start."""
+        """The file the browser plays for ``clip`` and the source time at its start: the source
+        itself when a browser can play it, else (an s3:// object, an AVI, HEVC, 10-bit ...) a
+        preview of the segment, cut on demand, starting at the clip's start."""
         path = store.media_path(clip)
-        if path is not None:
+        if path is not None and _browser_plays(clip, path):
             return path, 0.0
-        if not _remote(clip):
+        if path is None and not _remote(clip):
             raise HTTPException(404, "source file not available under the data root")
         try:
             return previews.path(clip), float(clip["start_s"])
@@ -211,6 +205,7 @@ def create_app(
         for row in latest:
             row["ratings"] = json.loads(row["ratings_json"] or "{}")
         ratings = json.loads(mine["ratings_json"]) if mine else {}
+        local = store.media_path(clip)
         return render(
             request,
             "clip.html",
@@ -226,8 +221,8 @@ def create_app(
             rank=rank,
             total=len(ids),
             has_keyframe=store.keyframe_path(clip) is not None,
-            has_media=store.media_path(clip) is not None or _remote(clip),
-            media_offset=0.0 if store.media_path(clip) is not None else clip["start_s"],
+            has_media=local is not None or _remote(clip),
+            media_offset=0.0 if local and _browser_plays(clip, local) else clip["start_s"],
             strip=[(k, t) for k, t in enumerate(strip_times(clip["start_s"], clip["end_s"]))],
         )
 
@@ -288,6 +283,20 @@ def create_app(
         return render(request, "error.html", status=exc.status_code, message=exc.detail)
 
     return app
+
+
+# What Chromium, Firefox and Safari all play in a <video> element: anything else is previewed.
+BROWSER_CONTAINERS = {".mp4", ".m4v", ".mov", ".webm"}
+BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
+BROWSER_PIX_FMTS = {"yuv420p", "yuvj420p"}
+
+
+def _browser_plays(clip: dict, path: Path) -> bool:
+    return (
+        path.suffix.lower() in BROWSER_CONTAINERS
+        and (clip.get("codec") or "h264") in BROWSER_CODECS
+        and (clip.get("pix_fmt") or "yuv420p") in BROWSER_PIX_FMTS
+    )
 
 
 def _remote(clip: dict) -> bool:

@@ -240,7 +240,7 @@ class ReviewStore:
 
             found = rows(
                 "SELECT c.clip_id, c.video_id, c.shard, c.start_s, c.end_s, c.duration_s, "
-                "v.uri, v.file_name, v.width, v.height, v.fps FROM clips c "
+                "v.uri, v.file_name, v.width, v.height, v.fps, v.codec, v.pix_fmt FROM clips c "
                 "JOIN videos v USING (video_id) WHERE c.clip_id = ? LIMIT 1"
             )
             if not found:

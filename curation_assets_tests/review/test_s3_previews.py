@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -21,7 +22,7 @@ from curation_assets.review.previews import PreviewCache
 from curation_assets.storage.ranged import S3RangeReader, open_s3
 from curation_assets_tests.storage.conftest import moto_endpoint, s3  # noqa: F401 - fixtures
 
-from .conftest import materialize, moved_to_s3, seed
+from .conftest import SHARD, materialize, moved_to_s3, seed
 
 
 def _frames(data: bytes) -> list[np.ndarray]:
@@ -161,3 +162,40 @@ def test_finetune_set_of_s3_clips_exports_the_trimmed_cut(s3, home: Path) -> Non
         mp4 = next(n for n in tar.getnames() if n.endswith(".mp4"))
         assert len(_frames(tar.extractfile(mp4).read())) == 60
     assert not (seeded.layout.warehouse / "export_sources").exists()  # nothing staged whole
+
+
+def _as_avi(path: Path) -> str:
+    """``seed(uri_for=...)``: the video re-encoded as MPEG-4 Part 2 in AVI (no browser plays
+    that), the MP4 removed."""
+    target = path.with_suffix(".avi")
+    with av.open(str(path)) as src, av.open(str(target), "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for index, frame in enumerate(src.decode(video=0)):
+            frame.pts, frame.time_base = index, Fraction(1, 24)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    path.unlink()
+    return target.absolute().as_uri()
+
+
+def test_a_local_source_no_browser_plays_is_reviewed_from_a_preview(home: Path) -> None:
+    seeded = seed(home, videos=1, clips_per_video=3, uri_for=_as_avi)
+    materialize(home)
+    client = TestClient(create_app(seeded.layout))
+    clip_id = seeded.clip_ids[1]  # 4 s to 8 s
+    page = client.get(f"/clips/{clip_id}")
+    assert page.status_code == 200 and 'data-offset="4.0"' in page.text
+    media = client.get(f"/media/{clip_id}")
+    assert media.status_code == 200 and media.headers["content-type"] == "video/mp4"
+    assert len(_frames(media.content)) == 96  # the 4 s segment as H.264, not the AVI
+    assert client.get(f"/thumbs/{clip_id}/3.jpg").status_code == 200
+    # a source the browser plays is still served as it is
+    plain = seed(home / "plain", videos=1, clips_per_video=2)
+    materialize(home / "plain")
+    client = TestClient(create_app(plain.layout))
+    assert 'data-offset="0.0"' in client.get(f"/clips/{plain.clip_ids[1]}").text
+    served = client.get(f"/media/{plain.clip_ids[1]}")
+    assert served.content == (plain.layout.shard_uploads(SHARD) / "video 0.mp4").read_bytes()
