@@ -39,13 +39,9 @@ def _source(layout: Layout):
     """Where shards are (``storage.uploads``): the uploads folder or an s3:// prefix."""
     from curation_assets.config import load_config
     from curation_assets.storage import shard_source
+    from curation_assets.storage.access import boto3_s3_client
 
-    def s3_client():
-        import boto3  # endpoint, region, credentials: boto3's settings (AWS_ENDPOINT_URL_S3 ...)
-
-        return boto3.client("s3")
-
-    return shard_source(load_config(layout.home).storage, layout.home, s3_client)
+    return shard_source(load_config(layout.home).storage, layout.home, boto3_s3_client)
 
 
 def run_shard(shard: str, layout: Layout) -> bool:

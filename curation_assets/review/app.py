@@ -1,10 +1,10 @@
 """The fine-tune review web app (``curate review``): server-rendered pages, keyboard driven.
 
 Reviewers see the ranked ``finetune_candidates`` one by one: the clip's segment plays from its
-source file (HTTP range requests; an s3:// source as a preview cut on demand, ``previews``),
-with keyframe, scores, labels, the caption and everyone's reviews so far (agreement shown). They
-rate HunyuanVideo's dimensions, set in/out points, edit the caption and accept or reject; each
-submission is one durable review part (``ReviewStore``).
+source file (HTTP range requests; an s3:// source, or one no browser plays, as a preview cut on
+demand, ``previews``), with keyframe, scores, labels, the caption and everyone's reviews so far
+(agreement shown). They rate HunyuanVideo's dimensions, set in/out points, edit the caption and
+accept or reject; each submission is one durable review part (``ReviewStore``).
 
 Security: Jinja2 autoescapes everything (captions may hold HTML), a strict Content-Security-Policy
 allows only this origin's scripts, every write needs a CSRF token bound to a session cookie, clip
@@ -49,7 +49,7 @@ from curation_assets.selection.finetune import (
     agreement,
     latest_reviews,
 )
-from curation_assets.storage.access import SourceAccess
+from curation_assets.storage.access import SourceAccess, boto3_s3_client
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "review_session"
@@ -60,17 +60,11 @@ CSP = (
 )
 
 
-def _boto3_client():
-    import boto3  # endpoint, region, credentials: boto3's settings (AWS_ENDPOINT_URL_S3 ...)
-
-    return boto3.client("s3")
-
-
 def create_app(
     layout: Layout | None = None,
     config: CurationConfig | None = None,
     read_only: bool = False,
-    s3_client: Callable[[], Any] = _boto3_client,
+    s3_client: Callable[[], Any] = boto3_s3_client,
 ) -> FastAPI:
     layout = layout or Layout()
     config = config or load_config(layout.home)

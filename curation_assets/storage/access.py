@@ -32,12 +32,22 @@ def is_s3(uri: str) -> bool:
     return uri.startswith("s3://")
 
 
+def boto3_s3_client() -> Any:
+    """An S3 client from boto3's own settings: endpoint (``AWS_ENDPOINT_URL_S3``), region and
+    credentials from the environment, a profile or the task role. For code outside Dagster
+    (the CLI, the review app); assets use the ``curation`` resource's client."""
+    import boto3
+
+    return boto3.client("s3")
+
+
 class SourceAccess:
     """Local files in place; s3:// objects through ``s3_client`` (made once, on first use)."""
 
     def __init__(self, s3_client: Callable[[], Any] | None = None) -> None:
         self._factory = s3_client
         self._client: Any = None
+        self._sizes: dict[str, int] = {}  # from ``stat``: ``open`` needs no second HEAD
 
     def _s3(self) -> Any:
         if self._factory is None:
@@ -70,7 +80,8 @@ class SourceAccess:
             head = self._s3().head_object(Bucket=bucket, Key=key)
         except Exception:  # noqa: BLE001 - missing object, no access, no client: unreachable
             return None
-        return int(head["ContentLength"]), int(head["LastModified"].timestamp() * 1e9)
+        self._sizes[uri] = int(head["ContentLength"])
+        return self._sizes[uri], int(head["LastModified"].timestamp() * 1e9)
 
     @contextmanager
     def open(self, uri: str) -> Iterator[str | BinaryIO]:
@@ -78,5 +89,5 @@ class SourceAccess:
         if not is_s3(uri):
             yield local_file(uri)
             return
-        with open_s3(self._s3(), uri) as fh:
+        with open_s3(self._s3(), uri, size=self._sizes.get(uri)) as fh:
             yield fh

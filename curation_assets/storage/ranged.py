@@ -61,7 +61,10 @@ class S3RangeReader(io.RawIOBase):
         return count
 
 
-def open_s3(client: Any, uri: str, block: int = BLOCK) -> io.BufferedReader:
-    """``s3://bucket/key`` as a buffered, seekable binary file (``.raw`` has the counters)."""
+def open_s3(
+    client: Any, uri: str, block: int = BLOCK, size: int | None = None
+) -> io.BufferedReader:
+    """``s3://bucket/key`` as a buffered, seekable binary file (``.raw`` has the counters).
+    ``size``: the object's length when already known (saves the HEAD)."""
     bucket, key = parse_s3_uri(uri)
-    return io.BufferedReader(S3RangeReader(client, bucket, key), buffer_size=block)
+    return io.BufferedReader(S3RangeReader(client, bucket, key, size), buffer_size=block)

@@ -199,3 +199,28 @@ def test_a_local_source_no_browser_plays_is_reviewed_from_a_preview(home: Path) 
     assert 'data-offset="0.0"' in client.get(f"/clips/{plain.clip_ids[1]}").text
     served = client.get(f"/media/{plain.clip_ids[1]}")
     assert served.content == (plain.layout.shard_uploads(SHARD) / "video 0.mp4").read_bytes()
+
+
+def test_source_access_stats_once_and_opens_without_another_head(s3, long_video: Path) -> None:  # noqa: F811
+    from curation_assets.storage.access import SourceAccess
+
+    s3.client.upload_file(str(long_video), s3.bucket, "raw/long.mp4")
+    heads: list[str] = []
+
+    class Counting:
+        def head_object(self, **kw):
+            heads.append(kw["Key"])
+            return s3.client.head_object(**kw)
+
+        def get_object(self, **kw):
+            return s3.client.get_object(**kw)
+
+    uri, missing = f"s3://{s3.bucket}/raw/long.mp4", f"s3://{s3.bucket}/raw/gone.mp4"
+    access = SourceAccess(Counting)
+    stats = access.stat([uri, uri, missing, str(long_video)])
+    assert stats[uri][0] == stats[str(long_video)][0] == long_video.stat().st_size
+    assert stats[missing] is None
+    assert sorted(heads) == ["raw/gone.mp4", "raw/long.mp4"]  # one HEAD per distinct object
+    with access.open(uri) as fh:
+        assert fh.read(8)[4:] == b"ftyp"
+    assert len(heads) == 2  # the size came from the stat
