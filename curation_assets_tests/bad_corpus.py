@@ -18,6 +18,7 @@ import av
 import cv2
 import numpy as np
 
+from curation_assets.media.encoding import reproducible_options
 from curation_assets.media.synthetic import (
     Shot,
     VideoSpec,
@@ -66,7 +67,7 @@ def write_vfr(path: Path) -> list[float]:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"preset": "ultrafast"}
+        stream.options = reproducible_options("libx264", {"preset": "ultrafast"})
         stream.codec_context.time_base = Fraction(1, 1000)
         durations: dict[int, int] = {}  # pts -> ms; the encoder would assume 1/24 s each
 

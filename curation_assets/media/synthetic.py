@@ -19,6 +19,8 @@ import av
 import cv2
 import numpy as np
 
+from curation_assets.media.encoding import reproducible_options
+
 MOTIONS = (
     "static",
     "drift",
@@ -284,7 +286,9 @@ def encode_frames(
                 stream = out.add_stream("libx264", rate=fps)
                 stream.height, stream.width = image.shape[:2]
                 stream.pix_fmt = "yuv420p"
-                stream.options = options or {"preset": "ultrafast", "crf": "18"}
+                stream.options = reproducible_options(
+                    "libx264", options or {"preset": "ultrafast", "crf": "18"}
+                )
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = index, Fraction(1, fps)
             for packet in stream.encode(frame):
@@ -308,8 +312,8 @@ def write_video(
     with av.open(str(path), "w", options=container_options or {}) as out:
         stream = out.add_stream(spec.codec, rate=spec.fps)
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, spec.pix_fmt
-        if spec.codec == "libx264":
-            stream.options = {"preset": "ultrafast", "tune": "zerolatency", "crf": "20"}
+        x264 = {"preset": "ultrafast", "tune": "zerolatency", "crf": "20"}
+        stream.options = reproducible_options(spec.codec, x264 if spec.codec == "libx264" else {})
         if spec.rotation:
             stream.set_display_rotation(spec.rotation)
         audio = _add_audio(out) if spec.audio else None

@@ -28,6 +28,8 @@ import av
 import cv2
 import numpy as np
 
+from curation_assets.media.encoding import reproducible_options
+
 # 8-bit planar YUV is read from its planes; anything else is converted to yuv420p first.
 _PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 _MAX_PACKETS_FOR_FIRST_FRAME = 600
@@ -353,7 +355,9 @@ def _cut(container, stream, t0: int, start_s: float, end_s: float, target: _Targ
                     ost.width, ost.height, ost.pix_fmt = geometry.width, geometry.height, "yuv420p"
                     for name, value in convert.color.items():
                         setattr(ost.codec_context, name, value)
-                    ost.options = {"crf": str(target.crf), "preset": target.preset}
+                    ost.options = reproducible_options(
+                        target.codec, {"crf": str(target.crf), "preset": target.preset}
+                    )
                 converted = convert(frame)
                 for _ in range(repeats):
                     converted.pts, converted.time_base = written, 1 / out_rate

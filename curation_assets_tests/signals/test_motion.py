@@ -240,7 +240,7 @@ def test_every_declared_signal_is_emitted_and_finite(measured: _Measured) -> Non
     assert m.scores["shots_per_second"] == measured.clip(Case("drift")).source_shots_per_s
 
 
-def test_a_minute_of_samples_takes_well_under_a_second_or_so(measured: _Measured) -> None:
+def test_a_minute_of_samples_gives_a_flow_pair_per_sample_step(measured: _Measured) -> None:
     clip = measured.clip(Case("pan_right"))
     grey = np.concatenate([clip.grey] * 12)  # 480 samples = 60 s at 8 fps
     minute = replace(clip, grey=grey, grey_times=np.arange(len(grey)) / 8.0, end_s=60.0)
@@ -249,8 +249,7 @@ def test_a_minute_of_samples_takes_well_under_a_second_or_so(measured: _Measured
     m = analyzer.analyze(minute)
     elapsed = time.perf_counter() - started
     print(f"\n60 s clip, {int(m.scores['flow_pairs'])} pairs: {elapsed:.3f} s")
-    assert m.scores["flow_pairs"] == 479
-    assert elapsed < 5.0  # ~0.4 s on 2 cores; generous for loaded CI machines
+    assert m.scores["flow_pairs"] == 479  # its speed is benchmarks/analysis_cost.py's to measure
 
 
 @pytest.mark.parametrize(
