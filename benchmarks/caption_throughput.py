@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     items = _inputs(args.clips)
     model = args.model
     if model is None:
-        from curation_assets_tests.captioning.tiny_vlm import cached_tiny_qwen2_vl, torch_threads
+        from curation_assets.captioning.tiny_model import cached_tiny_qwen2_vl, torch_threads
 
         model, threads = str(cached_tiny_qwen2_vl()), torch_threads(1)
     else:

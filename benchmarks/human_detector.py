@@ -3,7 +3,8 @@
 Usage: .venv/bin/python benchmarks/human_detector.py [--frames 3]
 
 Clips: scikit-image photos (2 with people, the cameraman also mirrored; 19 without) panned with
-noise as in ``curation_assets_tests/signals/test_human_detector.py``, plus 10 synthetic-kit clips.
+noise by ``curation_assets.media.photo_kit`` (as the tests use them), plus 10 synthetic-kit clips.
+Needs scikit-image (a dev dependency, installed by scripts/bootstrap).
 In one run it times, CPU ms per clip (process time, fair on a shared machine):
 
   before   the previous rule: HOG people weight >= 0.5 or Haar frontalface_default with 6
@@ -29,17 +30,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from curation_assets.media.synthetic import Shot, VideoSpec, write_video  # noqa: E402
-from curation_assets.signals.content import HAS_HUMAN_AT, HumanDetectorAnalyzer  # noqa: E402
-from curation_assets.signals.samples import clip_samples_for_file  # noqa: E402
-from curation_assets.signals.visual import spread  # noqa: E402
-from curation_assets_tests.signals.test_human_detector import (  # noqa: E402
+from curation_assets.media.photo_kit import (  # noqa: E402
     NO_PEOPLE,
     PEOPLE,
     SYNTHETIC,
     photo,
     photo_clip,
 )
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video  # noqa: E402
+from curation_assets.signals.content import HAS_HUMAN_AT, HumanDetectorAnalyzer  # noqa: E402
+from curation_assets.signals.samples import clip_samples_for_file  # noqa: E402
+from curation_assets.signals.visual import spread  # noqa: E402
 
 
 class PreviousRule:

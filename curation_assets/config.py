@@ -256,7 +256,7 @@ class StageExportConfig(_Section):
 
 
 class StageConfig(_Section):
-    """One subset: a selection over stored scores (DESIGN.md, score once, select many)."""
+    """A subset: a selection over stored scores (docs/architecture.md "Score once, select many")."""
 
     description: str = ""
     parent: str | None = None  # select from this stage's members (progressively stricter)
@@ -425,7 +425,7 @@ def load_config(home: Path | None = None) -> CurationConfig:
 
 
 class Layout:
-    """Where things live under the data root (DESIGN.md contract)."""
+    """Where things live under the data root (docs/architecture.md "Data root")."""
 
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home).resolve() if home is not None else curation_home()

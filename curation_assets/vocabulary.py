@@ -1,4 +1,4 @@
-"""The names users and scripts rely on (DESIGN.md "Vocabulary"), kept in one place.
+"""The names users and scripts rely on (docs/lineage.md "Vocabulary"), kept in one place.
 
 Reasons are ``StrEnum`` members so they compare equal to the plain strings stored in lineage.
 """

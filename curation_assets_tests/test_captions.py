@@ -144,7 +144,7 @@ def test_captions_failing_qc_are_retried_once_then_flagged(shard: Path, tmp_path
 def test_tiny_vlm_captions_the_shard_through_the_production_loader(
     shard: Path, tmp_path: Path
 ) -> None:
-    from curation_assets_tests.captioning.tiny_vlm import cached_tiny_qwen2_vl, torch_threads
+    from curation_assets.captioning.tiny_model import cached_tiny_qwen2_vl, torch_threads
 
     model = cached_tiny_qwen2_vl()
     cfg = CurationConfig.model_validate(

@@ -1,7 +1,7 @@
 """Detailed, structured captions from a vision-language model through transformers.
 
 Production names a hub id or local folder (e.g. ``Qwen/Qwen2.5-VL-7B-Instruct``); tests load a
-tiny random Qwen2-VL saved the same way (``curation_assets_tests/captioning/tiny_vlm.py``), so the
+tiny random Qwen2-VL saved the same way (``curation_assets/captioning/tiny_model.py``), so the
 loading, prompting, batching, decoding and parsing below are the code that runs for real.
 
 Each clip is shown as ``frames_per_clip`` images evenly spread over its stored samples (frames as

@@ -1,4 +1,4 @@
-"""Lineage tables (DESIGN.md contract). Extra columns beyond the contract come last."""
+"""Lineage tables (docs/lineage.md "Tables"): the contract's columns first, additions last."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Cut one clip out of a source video and encode it for training (the only re-encode in the flow).
 
-Clips are virtual until export (DESIGN.md): ``(video, start_s, end_s)`` on the time axis of the
+A clip is virtual until export (docs/architecture.md "Decode once"): a range on the time axis of the
 single decode pass, i.e. seconds after the first decoded frame. A cut here must give exactly the
 frames that pass counted, so the source is seeked to the keyframe before ``start_s``, decoded, and
 frames are kept by presentation time: ``start_s <= t < end_s`` (half a frame of tolerance).

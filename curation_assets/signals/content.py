@@ -1,6 +1,6 @@
 """The content family: what a clip shows, from the rgb samples of the decode pass.
 
-Raw measurements only; curation.yaml decides what passes (DESIGN.md "Score once, select many").
+Raw scores only; curation.yaml decides what passes (docs/architecture.md "Score once, select many").
 Vectors go to ``Measurement.artifacts["vectors"]`` as ``{name: 1-D array}``; the runner stores
 them per shard for the global near-duplicate and concept assets.
 

@@ -3,7 +3,7 @@
 The model ships inside the ``rapidocr_onnxruntime`` wheel, so it works offline. RapidOCR's own
 pipeline resizes every frame to >= 736 px and also recognises the text (~290 ms a frame); a
 filter only needs to know how much of the frame is text, so the detector alone is run on a
-~320x192 input (DESIGN.md "Performance notes": ~21-30 ms a frame on this machine).
+~320x192 input (docs/architecture.md "Performance notes": ~21-30 ms a frame on this machine).
 """
 
 from __future__ import annotations

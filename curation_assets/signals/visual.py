@@ -1,6 +1,6 @@
 """The visual family: what a clip looks like, measured from the rgb samples of the decode pass.
 
-Raw measurements only; curation.yaml decides what passes (DESIGN.md "Score once, select many").
+Raw scores only; curation.yaml decides what passes (docs/architecture.md "Score once, select many").
 
 Signals (scores table), with what the synthetic clips of ``curation_assets_tests/signals/
 test_visual.py`` measured (4.5 s, 320x180 unless noted; samples of 2 fps, short side <= 256):

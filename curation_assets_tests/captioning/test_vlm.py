@@ -22,10 +22,10 @@ from curation_assets.captioning import (
     Parse,
     VlmCaptioner,
 )
+from curation_assets.captioning.tiny_model import cached_tiny_qwen2_vl, torch_threads
 from curation_assets.captioning.vlm import generated_counts
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.signals.samples import clip_samples_for_file
-from curation_assets_tests.captioning.tiny_vlm import cached_tiny_qwen2_vl, torch_threads
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def tiny_model() -> Path:
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    """A tiny model runs fastest on one CPU thread (see tiny_vlm)."""
+    """A tiny model runs fastest on one CPU thread (see captioning.tiny_model)."""
     with torch_threads(1):
         yield
 

@@ -20,6 +20,7 @@ import pytest
 from curation_assets.media import synthetic
 from curation_assets_tests.exports.pattern import write_pattern_video
 
+_REPO = Path(__file__).resolve().parents[2]
 _EXPORT_UNDER_AFFINITY = r"""
 import hashlib, json, os, sys
 from pathlib import Path
@@ -47,7 +48,8 @@ def _export_under(cpus: list[int], sources: tuple[Path, Path], out: Path) -> dic
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        # the child imports test helpers, which are not part of the installed package
+        env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(_REPO)},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -9,15 +9,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import cv2
 import dagster as dg
 import numpy as np
 import pytest
-from skimage import data as skdata
 
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
-from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
+from curation_assets.media.photo_kit import NO_PEOPLE, PEOPLE, SYNTHETIC, photo, photo_clip
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.signals.base import ClipSamples
 from curation_assets.signals.content import (
@@ -28,92 +27,17 @@ from curation_assets.signals.content import (
 )
 from curation_assets.signals.samples import clip_samples_for_file
 
-PEOPLE = ("astronaut", "camera", "camera_mirrored")
-# ... but in only about half of the frames of the flipped cameraman (per frame, profile hits
-# 8-20 around a threshold of 12), so its clip-level label is a coin flip that depended on the
-# encoder's thread count until encodes became reproducible. Known miss; issue 14 replaces the
-# offline detector (see test_marginal_people_are_found).
+# The photos (PEOPLE, NO_PEOPLE) and synthetic-kit shots (SYNTHETIC) are the product's
+# ``media.photo_kit``, shared with benchmarks/human_detector.py. The flipped cameraman is seen
+# in only about half of its frames (per frame, profile hits 8-20 around a threshold of 12), so
+# its clip-level label is a coin flip that depended on the encoder's thread count until encodes
+# became reproducible. Known miss; issue 14 replaces the offline detector (see
+# test_marginal_people_are_found).
 MARGINAL = ("camera_mirrored",)
-NO_PEOPLE = (
-    "chelsea",
-    "coffee",
-    "rocket",
-    "immunohistochemistry",
-    "horse",
-    "hubble_deep_field",
-    "page",
-    "text",
-    "checkerboard",
-    "brick",
-    "grass",
-    "gravel",
-    "colorwheel",
-    "coins",
-    "moon",
-    "clock",
-    "logo",
-    "retina",
-    "motorcycle",
-)
-# The synthetic kit: textures with balls, captions, titles and noise under every camera motion.
-SYNTHETIC = tuple(
-    (seed, motion, effects)
-    for seed, motion, effects in (
-        (11, "static", ("noise:8",)),
-        (12, "drift", ()),
-        (13, "pan_right", ("text",)),
-        (14, "pan_left", ("title",)),
-        (16, "tilt_down", ()),
-        (17, "zoom_in", ("text",)),
-        (19, "roll", ("noise:8",)),
-        (20, "shake", ()),
-        (21, "slideshow", ("text",)),
-        (22, "static", ("title",)),
-    )
-)
 
 needs_opencv = pytest.mark.skipif(
     not opencv_people_available(), reason="this OpenCV build ships no HOG / Haar cascades"
 )
-
-
-def photo(name: str) -> np.ndarray:
-    """An RGB uint8 image of scikit-image's data set (``camera_mirrored``: left-right flipped)."""
-    if name == "camera_mirrored":
-        image = skdata.camera()[:, ::-1]
-    elif name == "motorcycle":
-        image = skdata.stereo_motorcycle()[0]
-    else:
-        image = getattr(skdata, name)()
-    if image.dtype != np.uint8:
-        image = image.astype(np.float64)
-        image = (255 * (image - image.min()) / max(image.max() - image.min(), 1e-9)).round()
-    image = image.astype(np.uint8)
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3])
-
-
-def photo_clip(image: np.ndarray, path: Path, seconds: float = 5.0, seed: int = 0) -> Path:
-    """A 640x360 clip of ``image`` (letter/pillarboxed) panning 24 px right, with sensor noise."""
-    width, height, fps, pan = 640, 360, 12, 24
-    scale = min(width / image.shape[1], height / image.shape[0])
-    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
-    fitted = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((height, width, 3), np.uint8)
-    y, x = (height - size[1]) // 2, (width - size[0]) // 2
-    canvas[y : y + size[1], x : x + size[0]] = fitted
-    rng = np.random.default_rng(seed)
-    frames = int(fps * seconds)
-
-    def panned(i: int) -> np.ndarray:
-        shift = np.float32([[1, 0, pan * i / (frames - 1) - pan / 2], [0, 1, 0]])
-        moved = cv2.warpAffine(canvas, shift, (width, height)).astype(np.int16)
-        return (moved + rng.normal(0, 3, moved.shape)).clip(0, 255).astype(np.uint8)
-
-    return encode_frames(
-        path, map(panned, range(frames)), fps, {"preset": "ultrafast", "crf": "20"}
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,18 @@
-"""A tiny, randomly initialised Qwen2-VL saved like a hub checkpoint (DESIGN.md "Models without a
-network").
+"""A tiny, randomly initialised Qwen2-VL saved like a hub checkpoint (docs/architecture.md
+"Models without a network").
 
 ``tiny_qwen2_vl(folder)`` writes config, weights, a byte-level BPE tokenizer trained in a few lines
 with ``tokenizers``, the image and video processors and the chat template, so that
 ``AutoProcessor`` / ``AutoModelForImageTextToText.from_pretrained(folder)`` load it through exactly
 the code path production uses with real weights. Generation is garbage (random weights) but
-fast: 2 text layers of width 64, 1 vision block of width 32, under 1 MB.
+fast: 2 text layers of width 64, 1 vision block of width 32, under 1 MB. Not for production
+captions: it exists so that tests and ``benchmarks/caption_throughput.py`` run the real VLM
+code without downloading weights.
 
-Reused by tests and benchmarks; ``cached_tiny_qwen2_vl()`` builds it once per process. Run it
-inside ``torch_threads(1)``: with matrices this small, handing work between CPU threads costs
-more than the work (measured on the 2-core build machine under load: 3 clips x 48 new tokens in
-0.35 s on one thread, 2-9 s on two).
+``cached_tiny_qwen2_vl()`` builds it once per process. Run it inside ``torch_threads(1)``: with
+matrices this small, handing work between CPU threads costs more than the work (measured on the
+2-core build machine under load: 3 clips x 48 new tokens in 0.35 s on one thread, 2-9 s on two).
+torch, transformers and tokenizers are imported only when a model is built.
 """
 
 from __future__ import annotations
