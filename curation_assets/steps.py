@@ -185,7 +185,10 @@ def clip_shard(
                 _add_video_rows(rows, job, Failed("error", s.problem or "not staged"), cfg)
                 done += 1
                 progress(done, len(files), job.file_name)
-            for k, outcome in run_isolated(_analyse, readable, budget, cfg.run.decode_workers):
+            outcomes = run_isolated(
+                _analyse, readable, budget, cfg.run.decode_workers, cost=lambda j: j.duration_s
+            )
+            for k, outcome in outcomes:
                 _add_video_rows(rows, readable[k], outcome, cfg)
                 done += 1
                 progress(done, len(files), readable[k].file_name)

@@ -1,18 +1,18 @@
 """The single decode pass: shot boundaries, frame samples and per-frame stats from one read.
 
-Decoding is the physical cost of the whole job (DESIGN.md "Decode once"). Each frame is shrunk
-once, straight from its Y/U/V planes, and that small frame feeds every PySceneDetect detector;
-colour and grey samples for the later filters are taken in the same loop.
+Decoding is the physical cost of the whole job (docs/architecture.md, "Decode once"). Each frame
+is shrunk once, straight from its Y/U/V planes, and that small frame feeds every PySceneDetect
+detector; colour and grey samples for the later filters are taken in the same loop.
 
-Why the loop looks the way it does (DESIGN.md "Performance notes", ``benchmarks/decode_once.py``):
-swscale (``VideoFrame.reformat``) and OpenCV's general ``INTER_AREA`` each cost about as much as
-decoding a 720p frame, while OpenCV's exact 2x2 area halving is ~10x cheaper. So planes are
-halved until less than 2x too big and finished with one bilinear step (see ``shrink_into``),
-written into reused buffers. The detectors are PySceneDetect's, with a frame score computed in
-two OpenCV calls instead of NumPy's per-plane arithmetic (``detectors.py``; identical scores),
-which took shot_clips from ~1.2x to ~1.15x of a bare decode. Each configured detector still
-converts the small frame to HSV on its own. Decoding on a helper thread a few frames ahead was
-tried and measured (11 interleaved rounds): no difference on 2 cores, so decoding stays inline.
+Why the loop looks the way it does (``benchmarks/decode_once.py``): swscale
+(``VideoFrame.reformat``) and OpenCV's general ``INTER_AREA`` each cost about as much as decoding
+a 720p frame, while OpenCV's exact 2x2 area halving is ~10x cheaper. So planes are halved until
+less than 2x too big and finished with one bilinear step (see ``shrink_into``), written into
+reused buffers. The detectors are PySceneDetect's, with a frame score computed in two OpenCV calls
+instead of NumPy's per-plane arithmetic (``detectors.py``; identical scores), and one HSV
+conversion and difference per frame shared by all of them (``HsvDifferences``). Decoding on a
+helper thread a few frames ahead was tried and measured (11 interleaved rounds): no difference on
+2 cores, so decoding stays inline.
 """
 
 from __future__ import annotations
@@ -30,7 +30,11 @@ import numpy as np
 from scenedetect.common import FrameTimecode
 
 from curation_assets.config import SamplesConfig, ShotsConfig
-from curation_assets.media.detectors import FastAdaptiveDetector, FastContentDetector
+from curation_assets.media.detectors import (
+    FastAdaptiveDetector,
+    FastContentDetector,
+    HsvDifferences,
+)
 
 # 8-bit planar YUV: shrunk straight from the planes (any chroma subsampling). Anything else
 # (10-bit, semi-planar, RGB, grey) goes through swscale once, to a small yuv420p frame.
@@ -125,6 +129,7 @@ def _frames(container, stream, damage: _Damage):
 
 def _make_detectors(cfg: ShotsConfig, fps: float) -> dict[str, object]:
     min_len = max(1, int(round(cfg.min_shot_s * fps)))
+    shared = HsvDifferences()  # one HSV conversion and difference per frame for all of them
     made: dict[str, object] = {}
     for name in cfg.detectors:
         if name == "content":
@@ -133,6 +138,8 @@ def _make_detectors(cfg: ShotsConfig, fps: float) -> dict[str, object]:
             made[name] = FastAdaptiveDetector(
                 adaptive_threshold=cfg.adaptive_threshold, min_scene_len=min_len
             )
+        if name in made:
+            made[name].differences = shared
     return made
 
 

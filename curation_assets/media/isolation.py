@@ -78,9 +78,15 @@ def run_isolated(
     items: Sequence[Any],
     timeout_s: Callable[[Any], float],
     workers: int = 1,
+    cost: Callable[[Any], float] | None = None,
 ) -> Iterator[tuple[int, Any | Failed]]:
-    """Yield ``(index, result or Failed)`` for every item, in completion order."""
+    """Yield ``(index, result or Failed)`` for every item, in completion order.
+
+    With ``cost`` (e.g. seconds of video), the costliest items start first, so a long video is
+    not left running alone on one core at the end while the others sit idle."""
     pending = list(range(len(items)))
+    if cost is not None:
+        pending.sort(key=lambda i: -cost(items[i]))  # stable: ties keep their order
     suspects: set[int] = set()  # items in flight when a worker died; retried one at a time
     while pending:
         solo = [i for i in pending if i in suspects]

@@ -141,7 +141,7 @@ def score_shard(
         seconds = sum(c["end_s"] - c["start_s"] for c in job.clips)
         return max(60.0, cfg.run.decode_timeout_factor * seconds)
 
-    outcomes = run_isolated(score_video, jobs, budget, cfg.run.decode_workers)
+    outcomes = run_isolated(score_video, jobs, budget, cfg.run.decode_workers, cost=budget)
     for done, (k, outcome) in enumerate(outcomes, start=1):
         job = jobs[k]
         if isinstance(outcome, Failed):

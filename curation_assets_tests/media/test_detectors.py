@@ -10,7 +10,11 @@ from scenedetect.common import FrameTimecode
 from scenedetect.detectors import AdaptiveDetector, ContentDetector
 from scenedetect.stats_manager import StatsManager
 
-from curation_assets.media.detectors import FastAdaptiveDetector, FastContentDetector
+from curation_assets.media.detectors import (
+    FastAdaptiveDetector,
+    FastContentDetector,
+    HsvDifferences,
+)
 from curation_assets.media.synthetic import Shot, render_shot
 
 
@@ -59,3 +63,33 @@ def test_edge_scoring_and_stats_fall_back_to_the_stock_computation() -> None:
     fast, stock = FastContentDetector(), ContentDetector()
     fast.stats_manager, stock.stats_manager = StatsManager(), StatsManager()
     assert _run(fast, frames) == _run(stock, frames)
+
+
+def test_detectors_sharing_one_hsv_difference_score_as_the_stock_ones() -> None:
+    """The pass feeds content and adaptive detectors the same frames: one HSV conversion and
+    difference per frame serves both, and each still gives the library's own scores and cuts."""
+    frames = _frames()
+    shared = HsvDifferences()
+    content, adaptive = FastContentDetector(min_scene_len=12), FastAdaptiveDetector()
+    luma = FastContentDetector(threshold=10.0, luma_only=True)
+    detectors = (content, adaptive, luma)
+    for detector in detectors:
+        detector.differences = shared
+    rate = Fraction(24)
+    scores = {id(d): [] for d in detectors}
+    cuts = {id(d): [] for d in detectors}
+    for i, frame in enumerate(frames):
+        for d in detectors:
+            cuts[id(d)] += [c.frame_num for c in d.process_frame(FrameTimecode(i, rate), frame)]
+            scores[id(d)].append(d._frame_score)
+    last = FrameTimecode(len(frames) - 1, rate)
+    for d in detectors:
+        cuts[id(d)] += [c.frame_num for c in d.post_process(last)]
+    stock = (
+        ContentDetector(min_scene_len=12),
+        AdaptiveDetector(),
+        ContentDetector(threshold=10.0, luma_only=True),
+    )
+    for mine, theirs in zip(detectors, stock, strict=True):
+        assert (scores[id(mine)], cuts[id(mine)]) == _run(theirs, frames)
+    assert cuts[id(content)]

@@ -110,3 +110,11 @@ def _explode_on_start() -> None:
 
 def _identity_for_start_test(x):
     return x
+
+
+def test_costliest_items_start_first():
+    """One worker runs items in submission order: by cost, largest first, ties as given."""
+    items = ["ok:short", "ok:long", "ok:mid", "ok:also-mid"]
+    cost = {"ok:short": 1.0, "ok:long": 9.0, "ok:mid": 5.0, "ok:also-mid": 5.0}
+    order = [i for i, _ in run_isolated(work, items, _timeout, workers=1, cost=cost.__getitem__)]
+    assert order == [1, 2, 3, 0]
