@@ -19,6 +19,7 @@ from curation_assets.config import CurationConfig, Layout
 from curation_assets.selection.concepts import cluster, resampling_weights
 from curation_assets.selection.dedup import DedupSettings, DuplicateIndex, duplicate_groups
 from curation_assets.signals.runner import load_vectors
+from curation_assets.storage.files import atomic_write_bytes
 from curation_assets.vocabulary import Content, Stage
 
 WRITER_PARTITION = "all"
@@ -130,10 +131,7 @@ def _update_duplicates(layout: Layout, store, cfg: CurationConfig) -> DedupResul
                 "new_edges": report.new_edges,
             }
         )
-    seen_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = seen_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(seen, sort_keys=True))
-    tmp.replace(seen_file)
+    atomic_write_bytes(seen_file, json.dumps(seen, sort_keys=True).encode())
     result.counters = dict(index.counters)
     result.clips_indexed = index.num_clips
     result.embedding_search = index.embedding_search

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation_assets.storage.files import atomic_output
+
 READY_MARKER = "_READY"
 # ShardFile.problem of a link whose target lies outside the shard (admission: outside_shard)
 ESCAPES_SHARD = "symlink points outside the shard"
@@ -120,10 +122,8 @@ def ingest(sources: Iterable[Path], shard: str, uploads: Path) -> tuple[Path, in
         return target, 0
     copied = 0
     for src, dst in plan:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.partial")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        with atomic_output(dst, suffix=".partial") as tmp:
+            shutil.copyfile(src, tmp)
         copied += 1
     marker.write_text("", encoding="utf-8")
     return target, copied

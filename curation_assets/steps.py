@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.media.clips import clip_id, plan_clips
@@ -198,13 +197,6 @@ def clip_shard(
     rows.clips.sort(key=lambda r: r["clip_id"])
     rows.decisions.sort(key=lambda r: r["clip_id"])
     return rows
-
-
-def local_path(uri: str) -> Path:
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise ValueError(f"only local files are supported so far, got {uri}")
-    return Path(unquote(parsed.path))
 
 
 def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig) -> None:

@@ -8,7 +8,6 @@ becomes a note in the metadata instead.
 from __future__ import annotations
 
 import logging
-import os
 import statistics
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from curation_assets import reports
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.media.decode import StoredSamples, load_samples
 from curation_assets.steps import ClipRows
+from curation_assets.storage.files import atomic_write_bytes
 from curation_assets.vocabulary import VideoStatus
 
 log = logging.getLogger(__name__)
@@ -165,13 +165,6 @@ def _middle_frame(samples: StoredSamples, start_s: float, end_s: float) -> np.nd
     return samples.rgb(int(inside[inside.size // 2]))
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-
-
 def _contact_sheet(rows: ClipRows, sheet: Path) -> dict:
     samples_paths = {p["video_id"]: p.get("samples_path") for p in rows.decode_passes}
     # one video's samples at a time (clips are ordered by clip id, which starts with the video)
@@ -203,7 +196,7 @@ def _contact_sheet(rows: ClipRows, sheet: Path) -> dict:
         tiles.append((frame, _tile_label(clip)))
 
     image = reports.contact_sheet(tiles, columns=SHEET_COLUMNS, tile_width=SHEET_TILE_WIDTH)
-    _write_atomic(sheet, reports.jpeg_bytes(image, quality=85))
+    atomic_write_bytes(sheet, reports.jpeg_bytes(image, quality=85))
     note = f"{len(tiles)} of {len(rows.clips)} clips, one middle frame each"
     if len(chosen) < len(rows.clips):
         note += f"; capped at {SHEET_MAX_TILES}, spread evenly over the clips (ordered by clip id)"
@@ -284,7 +277,7 @@ def _frames_sheet(
             value = "n/a" if row["value"] is None else f"{row['value']:.3g}"
             tiles.append((frame, f"{row['filter']} = {value}\n{row['clip_id'][:22]}"))
     image = reports.contact_sheet(tiles, columns=4, tile_width=SHEET_TILE_WIDTH)
-    _write_atomic(target, reports.jpeg_bytes(image, quality=85))
+    atomic_write_bytes(target, reports.jpeg_bytes(image, quality=85))
     return {
         f"{title}_sheet": dg.MetadataValue.path(str(target)),
         f"{title}_preview": dg.MetadataValue.md(reports.jpeg_markdown(image, title)),

@@ -45,7 +45,6 @@ import math
 import os
 import re
 import tarfile
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -62,6 +61,7 @@ from curation_assets.media.transcode import (
     transcode_clip,
 )
 from curation_assets.storage.access import SourceAccess, SourceStat
+from curation_assets.storage.files import atomic_write_bytes
 from curation_assets.vocabulary import ExportFailure
 
 STATE_DIR = ".export_state"
@@ -228,20 +228,6 @@ def plan_shards(
 # --- state --------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 class _State:
     """What finished: one small file per shard in ``.export_state/`` (written once per shard, so
     a large export does not rewrite one big file after every shard), plus the manifest's
@@ -261,7 +247,8 @@ class _State:
 
     def put(self, name: str, entry: dict) -> None:
         entry = {"version": STATE_VERSION, **entry}
-        _atomic_write(self.dir / f"{name}.json", json.dumps(entry, sort_keys=True).encode())
+        data = json.dumps(entry, sort_keys=True).encode()
+        atomic_write_bytes(self.dir / f"{name}.json", data, durable=True)
         self.tars[name] = entry
 
     def drop(self, name: str) -> None:
@@ -280,7 +267,9 @@ class _State:
         if fingerprint is None:
             (self.dir / "manifest.json").unlink(missing_ok=True)
         else:
-            _atomic_write(self.dir / "manifest.json", json.dumps({"fp": fingerprint}).encode())
+            atomic_write_bytes(
+                self.dir / "manifest.json", json.dumps({"fp": fingerprint}).encode(), durable=True
+            )
 
     def done(self, out_dir: Path, shard: _Shard) -> bool:
         entry = self.tars.get(shard.name)
@@ -592,9 +581,11 @@ def _write_manifest(out_dir: Path, manifest: pl.DataFrame) -> None:
     )
     paths = [out_dir / MANIFEST_JSONL, out_dir / FAILED_JSONL, out_dir / MANIFEST_PARQUET]
     # jsonl first, parquet last: the parquet file is the export's "complete" mark
-    _atomic_write(paths[0], jsonl)
-    _atomic_write(paths[1], failed.write_ndjson().encode() if failed.height else b"")
-    _atomic_write(paths[2], buf.getvalue())
+    atomic_write_bytes(paths[0], jsonl, durable=True)
+    atomic_write_bytes(
+        paths[1], failed.write_ndjson().encode() if failed.height else b"", durable=True
+    )
+    atomic_write_bytes(paths[2], buf.getvalue(), durable=True)
 
 
 def _remove_manifest(out_dir: Path) -> None:

@@ -17,7 +17,6 @@ helper thread a few frames ahead was tried and measured (11 interleaved rounds):
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from curation_assets.media.detectors import (
     FastContentDetector,
     HsvDifferences,
 )
+from curation_assets.storage.files import atomic_output
 
 # 8-bit planar YUV: shrunk straight from the planes (any chroma subsampling). Anything else
 # (10-bit, semi-planar, RGB, grey) goes through swscale once, to a small yuv420p frame.
@@ -368,10 +368,8 @@ def save_samples(target: Path, result: PassResult, jpeg_quality: int) -> None:
     ]
     offsets = np.cumsum([0] + [len(e) for e in encoded]).astype(np.int64)
     grey = np.stack(samples.grey) if samples.grey else np.zeros((0, 0, 0), np.uint8)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
     # Uncompressed: these samples barely compress (grain, JPEG) and zlib cost ~0.2x a decode.
-    with open(tmp, "wb") as fh:
+    with atomic_output(target) as tmp, open(tmp, "wb") as fh:
         np.savez(
             fh,
             rgb_jpeg=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
@@ -383,7 +381,6 @@ def save_samples(target: Path, result: PassResult, jpeg_quality: int) -> None:
             luma_delta=result.luma_delta,
             cuts=np.asarray(result.cuts, np.int64),
         )
-    os.replace(tmp, target)
 
 
 @dataclass

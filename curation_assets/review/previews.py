@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
 from curation_assets.media.transcode import transcode_clip
+from curation_assets.storage.files import atomic_write_bytes
 
 SHORT_SIDE = 360
 CRF = 26
@@ -61,9 +61,7 @@ class PreviewCache:
                     preset="veryfast",
                     tmp_dir=self.cache_dir,
                 )
-            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_bytes(cut.data)
-            os.replace(tmp, target)
+            atomic_write_bytes(target, cut.data, unique=True)
             self.made += 1
         self._evict(keep=target)
         return target

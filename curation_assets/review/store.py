@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from curation_assets.selection.finetune import (
     strictest,
     validate_trim,
 )
-from curation_assets.steps import local_path
+from curation_assets.storage.files import atomic_output, file_path, fsync_folder
 
 REVIEWS = "reviews"
 CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -88,14 +87,6 @@ class Review:
     note: str | None = None
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ReviewStore:
     """Reads candidates and clips from lineage; appends reviews durably."""
 
@@ -124,15 +115,8 @@ class ReviewStore:
         }
         self.reviews_dir.mkdir(parents=True, exist_ok=True)
         target = self.reviews_dir / f"review__{review_id}.parquet"
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
+        with atomic_output(target, durable=True) as tmp:
             frame(REVIEWS, [row]).write_parquet(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(self.reviews_dir)
         if len(loose_parts(self.reviews_dir)) > self.config.finetune.compact_reviews_after:
             self.compact(wait=False)
         return review_id
@@ -167,18 +151,11 @@ class ReviewStore:
         )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         target = self.reviews_dir / f"{COMPACTED_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
+        with atomic_output(target, durable=True) as tmp:
             frame(REVIEWS, merged.to_dicts()).write_parquet(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(self.reviews_dir)
         for part in parts:
             part.unlink(missing_ok=True)
-        _fsync_dir(self.reviews_dir)
+        fsync_folder(self.reviews_dir)
         return merged.height
 
     def _validate(self, review: Review, clip: dict) -> None:
@@ -312,7 +289,7 @@ class ReviewStore:
     def media_path(self, clip: dict) -> Path | None:
         """The clip's local source file, only if it lies under the data root."""
         try:
-            path = local_path(clip["uri"])
+            path = file_path(clip["uri"])
         except ValueError:
             return None
         return path if _inside(path, self.layout.home) and path.is_file() else None

@@ -9,11 +9,11 @@ decoded once (seek to the keyframe before, decode up to the time) and cached und
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from pathlib import Path
 
 import av
+
+from curation_assets.storage.files import atomic_write_bytes
 
 STRIP = 4  # thumbnails per clip
 HEIGHT = 96
@@ -51,8 +51,5 @@ def frame_jpeg(path: Path, t: float, height: int = HEIGHT) -> bytes:
 def cached_thumbnail(cache_dir: Path, key: str, path: Path, t: float) -> Path:
     target = cache_dir / f"{key}.jpg"
     if not target.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(frame_jpeg(path, t))
-        os.replace(tmp, target)
+        atomic_write_bytes(target, frame_jpeg(path, t), unique=True)
     return target

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -56,6 +55,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 import polars as pl
+
+from curation_assets.storage.files import atomic_output
 
 HASH_BYTES = 24
 """Three 64-bit pHashes per clip, the middle frame's first."""
@@ -571,7 +572,6 @@ class DuplicateIndex:
         }
         payload = json.dumps(manifest, indent=1).encode()
         _write_atomic(self.state_dir / MANIFEST, lambda f: f.write(payload))
-        _fsync_dir(self.state_dir)
         self._collect_garbage(manifest)
 
     def _collect_garbage(self, manifest: dict) -> None:
@@ -708,17 +708,5 @@ def _safe(shard: str) -> str:
 
 
 def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with atomic_output(path, durable=True) as tmp, open(tmp, "wb") as fh:
+        write(fh)

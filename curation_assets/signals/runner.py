@@ -7,7 +7,6 @@ the shard goes on. Thresholds are applied afterwards, to the raw scores (``selec
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from curation_assets.selection.thresholds import rules_from_config
 from curation_assets.signals.base import ClipAnalyzer
 from curation_assets.signals.registry import build_analyzers
 from curation_assets.signals.samples import clip_samples
+from curation_assets.storage.files import atomic_output
 from curation_assets.vocabulary import ANALYSIS_ERROR
 
 _ANALYZERS: dict[tuple[str, str], list[ClipAnalyzer]] = {}  # per worker process
@@ -92,10 +92,8 @@ def score_video(job: VideoJob) -> dict:
 
 
 def _save_keyframe(target: Path, rgb) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp.jpg")
-    cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
-    os.replace(tmp, target)
+    with atomic_output(target, suffix=".jpg") as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
 
 
 @dataclass
@@ -217,14 +215,12 @@ def save_vectors(folder: Path, vectors: dict[str, list[tuple[str, np.ndarray]]])
     for name, pairs in sorted(vectors.items()):
         pairs = sorted(pairs, key=lambda p: p[0])
         target = folder / f"{name}.npz"
-        tmp = folder / f".{name}.npz.tmp"
-        with open(tmp, "wb") as fh:
+        with atomic_output(target) as tmp, open(tmp, "wb") as fh:
             np.savez(
                 fh,
                 clip_ids=np.asarray([p[0] for p in pairs], dtype=object).astype(str),
                 vectors=np.stack([p[1] for p in pairs]) if pairs else np.zeros((0, 0)),
             )
-        os.replace(tmp, target)
         written[name] = target
     for stale in folder.glob("*.npz"):
         if stale.stem not in vectors:

@@ -13,23 +13,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlparse
 
+from curation_assets.storage.files import is_s3, parse_s3_uri, path_of
 from curation_assets.storage.ranged import open_s3
-from curation_assets.storage.sources import parse_s3_uri
 
 SourceStat = tuple[int, int]  # (bytes, modification time in ns)
 HEAD_THREADS = 16
-
-
-def local_file(uri: str) -> str:
-    """A ``file://`` uri or a plain path, as a path string."""
-    parsed = urlparse(uri)
-    return unquote(parsed.path) if parsed.scheme == "file" else uri
-
-
-def is_s3(uri: str) -> bool:
-    return uri.startswith("s3://")
 
 
 def boto3_s3_client() -> Any:
@@ -65,7 +54,7 @@ class SourceAccess:
         for uri in distinct:
             if not is_s3(uri):
                 try:
-                    st = os.stat(local_file(uri))
+                    st = os.stat(path_of(uri))
                     out[uri] = (st.st_size, st.st_mtime_ns)
                 except OSError:
                     out[uri] = None
@@ -87,7 +76,7 @@ class SourceAccess:
     def open(self, uri: str) -> Iterator[str | BinaryIO]:
         """A path (local) or a seekable binary file (S3) that PyAV can open."""
         if not is_s3(uri):
-            yield local_file(uri)
+            yield path_of(uri)
             return
         with open_s3(self._s3(), uri, size=self._sizes.get(uri)) as fh:
             yield fh

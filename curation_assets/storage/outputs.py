@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from curation_assets.lineage.store import LineageStore
-from curation_assets.storage.sources import parse_s3_uri
+from curation_assets.storage.files import parse_s3_uri
 
 
 class S3Mirror:

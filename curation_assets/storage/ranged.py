@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from curation_assets.storage.sources import parse_s3_uri
+from curation_assets.storage.files import parse_s3_uri
 
 BLOCK = 1 << 20  # bytes per ranged GET (a BufferedReader's buffer)
 

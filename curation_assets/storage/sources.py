@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,6 +30,7 @@ from curation_assets.shards import (
     list_shard_files,
     ready_shards,
 )
+from curation_assets.storage.files import file_path, parse_s3_uri
 from curation_assets.storage.scratch import Scratch
 
 MAX_PENDING = 500  # incomplete S3 shards re-checked every sensor tick
@@ -81,23 +81,6 @@ class ShardSource(Protocol):
         ...
 
 
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/key`` -> ``("bucket", "some/key")``; the key is kept as it is."""
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket:
-        raise ValueError(f"no bucket in {uri!r}")
-    return bucket, key
-
-
-def _file_path(uri: str) -> Path:
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise ValueError(f"not a file:// URI: {uri}")
-    return Path(unquote(parsed.path))
-
-
 class LocalShardSource:
     """Shards as folders on local disk; nothing is copied."""
 
@@ -132,7 +115,7 @@ class LocalShardSource:
 
     @contextmanager
     def staged(self, files: Sequence[SourceFile]) -> Iterator[Iterator[list[Staged]]]:
-        yield iter([[Staged(f, _file_path(f.uri)) for f in files]] if files else [])
+        yield iter([[Staged(f, file_path(f.uri)) for f in files]] if files else [])
 
 
 class S3ShardSource:

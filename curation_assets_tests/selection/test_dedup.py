@@ -12,6 +12,7 @@ import pytest
 
 from curation_assets.selection import dedup
 from curation_assets.selection.dedup import DedupSettings, DuplicateIndex, duplicate_groups
+from curation_assets.storage import files
 
 RNG_SEED = 7
 
@@ -249,10 +250,10 @@ def test_a_crash_mid_save_leaves_the_previous_state_readable(tmp_path, base, mon
             raise OSError("power cut")
         real_replace(src, dst)
 
-    monkeypatch.setattr(dedup.os, "replace", crash_on_manifest)
+    monkeypatch.setattr(files.os, "replace", crash_on_manifest)  # the one atomic writer
     with pytest.raises(OSError, match="power cut"):
         index.add_shard("b", ["b0"], base[:1])
-    monkeypatch.setattr(dedup.os, "replace", real_replace)
+    monkeypatch.setattr(files.os, "replace", real_replace)
 
     survivor = DuplicateIndex(tmp_path)
     assert survivor.shards == ["a"]
