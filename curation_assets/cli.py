@@ -1,4 +1,4 @@
-"""``curate``: the terminal front door (ingest, run, explain, funnel, demo, ui)."""
+"""``curate``: the terminal front door (ingest, run, explain, funnel, demo, ui, models, doctor)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from curation_assets.config import Layout
+from curation_assets.models.errors import ModelNotAvailable, PullError
 from curation_assets.shards import ShardError, check_shard_name, ingest, is_ready
 
 DEMO_SHARD = "demo"
@@ -138,8 +139,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_problem(layout: Layout) -> str | None:
+    """Why the configured models cannot run here (not pulled, files gone), or None."""
+    from curation_assets.config import load_config
+    from curation_assets.models import catalog, require, store_for
+
+    cfg = load_config(layout.home)
+    store = store_for(cfg)
+    problems = []
+    for stage in dict.fromkeys(n.stage for n in catalog(cfg).needs):
+        try:
+            require(cfg, stage, store)
+        except ModelNotAvailable as exc:
+            problems.append(str(exc))
+    return "\n".join(problems) or None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     layout = _layout()
+    problem = _models_problem(layout)
+    if problem:  # the stage would stop on it: say so before decoding anything
+        print(f"curate: {problem}", file=sys.stderr)
+        return 2
     ok = run_shard(args.shard, layout)
     ok = run_global(layout) and ok
     _print_funnel(_funnel(layout, args.shard, None))
@@ -392,6 +413,108 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_context(layout: Layout):
+    from curation_assets.config import config_path, load_config
+    from curation_assets.models import store_for
+
+    cfg = load_config(layout.home)
+    return cfg, store_for(cfg), str(config_path(layout.home))
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from curation_assets.models.report import inventory, render
+
+    cfg, store, path = _models_context(_layout())
+    inv = {"config": path, **inventory(cfg, store)}
+    print(json.dumps(inv, indent=2) if args.json else render(inv, path))
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from curation_assets.models import catalog
+    from curation_assets.models.pull import pull
+    from curation_assets.models.report import OFFLINE_PROFILE, inventory, render
+
+    cfg, store, path = _models_context(_layout())
+    cat = catalog(cfg)
+    sources = cat.hub_sources()
+    if args.repo:
+        unknown = set(args.repo) - {s.repo_id for s in sources}
+        if unknown:
+            print(
+                f"curate: not a hub model of {path}: {', '.join(sorted(unknown))}", file=sys.stderr
+            )
+            return 2
+        sources = [s for s in sources if s.repo_id in args.repo]
+    for need in cat.needs:
+        if need.source.kind != "hub":
+            print(f"pull: {need.setting} = {need.configured}: {need.source.kind}, not pulled")
+    if not sources:
+        print(f"pull: nothing to pull for {path}" + ("" if cat.needs else f": {OFFLINE_PROFILE}"))
+        return 0
+    results = pull(
+        store,
+        sources,
+        update=args.update,
+        repair=args.repair,
+        log=lambda m: print(f"pull: {m}", flush=True),
+    )
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print()
+        print(render(inventory(cfg, store), path))
+    return 1 if any(r["state"] == "failed" for r in results) else 0
+
+
+def cmd_models_verify(args: argparse.Namespace) -> int:
+    from curation_assets.models import catalog
+
+    cfg, store, path = _models_context(_layout())
+    checks: list[dict] = []
+    wanted: dict[str, set[str]] = {}
+    if args.all:
+        for repo_id, entry in store.read_lock()["models"].items():
+            wanted[repo_id] = set(entry["files"])
+    for need in catalog(cfg).needs:
+        source, status = need.source, store.status(need.source)
+        if source.kind == "hub" and status.commit:
+            wanted.setdefault(source.repo_id or "", set()).update(f.name for f in status.files)
+        elif source.kind == "hub" or status.state == "missing":
+            row = {"repo_id": source.label, "file": "-", "path": status.path, "ok": False}
+            checks.append({**row, "problem": f"{status.state} ({need.setting})"})
+    lock = store.read_lock()["models"]
+    for repo_id, names in sorted(wanted.items()):
+        checks += store.verify_entry(repo_id, lock[repo_id], sorted(names))
+    bad = [c for c in checks if not c["ok"]]
+    if args.json:
+        print(json.dumps({"config": path, "ok": not bad, "checks": checks}, indent=2))
+    else:
+        for c in checks:
+            mark = "ok " if c["ok"] else "BAD"
+            print(f"{mark} {c['repo_id']}/{c['file']}" + ("" if c["ok"] else f": {c['problem']}"))
+        if not checks:
+            print(f"verify: no pulled models to verify for {path}")
+        print(
+            f"verify: {len(checks) - len(bad)} of {len(checks)} file(s) match the lock"
+            + (f"; {len(bad)} problem(s): fix with `curate models pull --repair`" if bad else "")
+        )
+    return 1 if bad else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from curation_assets.models.doctor import doctor, render
+
+    cfg, store, path = _models_context(_layout())
+    report = {"config": path, **doctor(cfg, store)}
+    print(
+        json.dumps(report, indent=2, default=str)
+        if args.json
+        else f"config: {path}\n" + render(report)
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -425,6 +548,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8300)
     p.add_argument("--read-only", action="store_true", help="serve without any write route")
     p.set_defaults(func=cmd_review)
+    p = sub.add_parser("models", help="the models curation.yaml needs: list, pull, verify")
+    models = p.add_subparsers(dest="models_command", required=True)
+    m = models.add_parser("list", help="every model per stage: hub id, revision, size, present")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models_list)
+    m = models.add_parser("pull", help="download them (pinned commit, checked) into the cache")
+    m.add_argument("--repo", action="append", help="only this hub id (repeatable)")
+    m.add_argument("--update", action="store_true", help="re-resolve branches (new commit)")
+    m.add_argument("--repair", action="store_true", help="re-fetch files that fail verify")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models_pull)
+    m = models.add_parser("verify", help="check cached files against the lock's SHA-256 (offline)")
+    m.add_argument("--all", action="store_true", help="every locked model, not only those used")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models_verify)
+    p = sub.add_parser("doctor", help="signals with models vs offline, device, decode, extras")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 
@@ -434,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ShardError as exc:
+        print(f"curate: {exc}", file=sys.stderr)
+        return 2
+    except (ModelNotAvailable, PullError) as exc:
         print(f"curate: {exc}", file=sys.stderr)
         return 2
 

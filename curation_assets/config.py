@@ -116,7 +116,7 @@ class VisualConfig(_Section):
     # else the offline technical-quality score (stored under its own name).
     aesthetic_clip_model: str | None = None  # e.g. "ViT-L-14"
     aesthetic_clip_pretrained: str | None = None  # hub tag or local checkpoint path
-    aesthetic_head_path: str | None = None  # local state dict of the head
+    aesthetic_head_path: str | None = None  # state dict of the head: local, or hf://org/name/file
     aesthetic_head_kind: Literal["linear", "mlp"] = "mlp"
     device: str = "cpu"
 
@@ -180,6 +180,32 @@ class CaptioningConfig(_Section):
         if self.captioner == "vlm" and not self.model:
             raise ValueError("captioning.captioner is vlm: set captioning.model (hub id or path)")
         return self
+
+
+class ModelsConfig(_Section):
+    """Where weights named by hub id are cached and which revision each is pulled at
+    (``curate models``; docs/architecture.md "Models without a network")."""
+
+    dir: str | None = None  # lock.json (and hub/, the cache); null: $CURATION_HOME/models
+    # Hugging Face cache of pulled weights; null: $HF_HUB_CACHE, or $HF_HOME/hub, when set,
+    # else <dir>/hub
+    hub_cache: str | None = None
+    revisions: dict[str, str] = Field(default_factory=dict)  # hub id -> branch, tag or commit
+
+    def resolved(self, home: Path) -> ModelsConfig:
+        """Both folders as absolute paths (``load_config`` does this for its data root, so
+        worker processes that receive the settings find the same cache)."""
+        folder = Path(self.dir).expanduser() if self.dir else home / "models"
+        cache = self.hub_cache or os.environ.get("HF_HUB_CACHE")
+        if cache:
+            hub = Path(cache).expanduser()
+        elif os.environ.get("HF_HOME"):
+            hub = Path(os.environ["HF_HOME"]).expanduser() / "hub"
+        else:
+            hub = folder / "hub"
+        return self.model_copy(
+            update={"dir": str(folder.resolve()), "hub_cache": str(hub.resolve())}
+        )
 
 
 class FinetuneConfig(_Section):
@@ -358,6 +384,7 @@ class CurationConfig(_Section):
     subsets: SubsetsConfig = SubsetsConfig()
     storage: StorageConfig = StorageConfig()
     finetune: FinetuneConfig = FinetuneConfig()
+    models: ModelsConfig = ModelsConfig()
 
     @model_validator(mode="after")
     def _known_filters(self) -> CurationConfig:
@@ -421,7 +448,10 @@ def config_path(home: Path | None = None) -> Path:
 
 
 def load_config(home: Path | None = None) -> CurationConfig:
-    return CurationConfig.from_yaml(config_path(home))
+    cfg = CurationConfig.from_yaml(config_path(home))
+    # the model folders as absolute paths: worker processes get them with the settings
+    models = cfg.models.resolved(home or curation_home())
+    return cfg.model_copy(update={"models": models})
 
 
 class Layout:

@@ -55,6 +55,14 @@ class CurationResource(dg.ConfigurableResource):
     def s3_client(self):
         return _s3_client(self.s3_endpoint_url, self.s3_region_name, os.getpid())
 
+    def models(self) -> dict:
+        """The models curation.yaml needs, per stage: hub id, revision, pinned commit, files,
+        size, licence, cache path, present or not (``curate models list --json``; offline)."""
+        from curation_assets.models import inventory, store_for
+
+        cfg = self.config()
+        return inventory(cfg, store_for(cfg))
+
     def source(self) -> ShardSource:
         """Where this data root's shards are: ``storage.uploads`` (local folder or s3://)."""
         return shard_source(self.config().storage, self.layout.home, self.s3_client)

@@ -7,6 +7,8 @@ import dagster as dg
 from curation_assets import steps
 from curation_assets.assets import metadata as reports
 from curation_assets.captioning.run import caption_shard
+from curation_assets.models import ModelNotAvailable, require
+from curation_assets.models.report import markdown
 from curation_assets.partitions import shard_partitions
 from curation_assets.resources import CurationResource
 from curation_assets.shards import check_shard_name
@@ -21,6 +23,25 @@ warnings.filterwarnings("ignore", "Parameter `backfill_policy`", dg.BetaWarning)
 # Task sizes for ``dagster_aws.ecs.ecs_executor`` (one task per step, see deploy/dagster.yaml).
 DECODE_TAGS = {"ecs/cpu": "4096", "ecs/memory": "8192"}
 MODEL_TAGS = {"ecs/cpu": "4096", "ecs/memory": "16384"}
+
+
+MODEL_STAGES = ("visual_filter", "content_filter", "captions")
+
+
+def _require_models(cfg, stage: str) -> list[dict]:
+    """The stage's configured models, all in the local cache; one that is not fails the step
+    with what is missing and the command that fixes it (curation_assets.models.report)."""
+    if stage not in MODEL_STAGES:
+        return []
+    try:
+        return require(cfg, stage)
+    except ModelNotAvailable as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def _models_metadata(stage: str, rows: list[dict]) -> dict:
+    """Which models (hub id, commit, size, licence) or offline scorers made this stage."""
+    return {"models": dg.MetadataValue.md(markdown(rows))} if stage in MODEL_STAGES else {}
 
 
 def _progress(context: dg.AssetExecutionContext, verb: str):
@@ -111,6 +132,7 @@ def build_filter_asset(
     ) -> dg.MaterializeResult:
         shard = check_shard_name(context.partition_key)
         layout, cfg, store = curation.layout, curation.config(), curation.store()
+        models = _require_models(cfg, family)
         inputs = steps.filter_inputs(store, shard)
         keyframes = layout.shard_warehouse(shard) / "keyframes"
         rows = score_shard(
@@ -132,7 +154,10 @@ def build_filter_asset(
         )
         store.ensure_catalog()
         return dg.MaterializeResult(
-            metadata=reports.filter_metadata(family, rows, inputs, layout, shard)
+            metadata={
+                **reports.filter_metadata(family, rows, inputs, layout, shard),
+                **_models_metadata(family, models),
+            }
         )
 
     return _filter
@@ -176,6 +201,7 @@ content_filter = build_filter_asset(
 def captions(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
     shard = check_shard_name(context.partition_key)
     layout, cfg, store = curation.layout, curation.config(), curation.store()
+    models = _require_models(cfg, "captions")
     rows = caption_shard(
         store,
         shard,
@@ -186,4 +212,9 @@ def captions(context: dg.AssetExecutionContext, curation: CurationResource) -> d
     store.replace("captions", shard, {"captions": rows.captions, "decisions": rows.decisions})
     store.ensure_catalog()
     keyframes = layout.shard_warehouse(shard) / "keyframes"
-    return dg.MaterializeResult(metadata=reports.captions_metadata(rows, keyframes))
+    return dg.MaterializeResult(
+        metadata={
+            **reports.captions_metadata(rows, keyframes),
+            **_models_metadata("captions", models),
+        }
+    )

@@ -1,6 +1,7 @@
 """Detailed, structured captions from a vision-language model through transformers.
 
-Production names a hub id or local folder (e.g. ``Qwen/Qwen2.5-VL-7B-Instruct``); tests load a
+Production names a hub id or local folder (e.g. ``Qwen/Qwen2.5-VL-7B-Instruct``; a hub id loads
+offline from what ``curate models pull`` cached, see ``curation_assets.models``); tests load a
 tiny random Qwen2-VL saved the same way (``curation_assets/captioning/tiny_model.py``), so the
 loading, prompting, batching, decoding and parsing below are the code that runs for real.
 
@@ -119,10 +120,16 @@ class VlmCaptioner(Captioner):
         dtype = self.dtype
         if dtype == "auto":
             dtype = "bfloat16" if device.startswith("cuda") else "float32"
-        processor = AutoProcessor.from_pretrained(self.model, revision=self.revision)
+        from curation_assets.models.runtime import pulled_folder
+
+        # a hub id loads from its pulled snapshot, offline (ModelNotAvailable names the fix)
+        folder = pulled_folder(self.model)
+        source = str(folder) if folder else self.model
+        where = {"local_files_only": True} if folder else {"revision": self.revision}
+        processor = AutoProcessor.from_pretrained(source, **where)
         processor.tokenizer.padding_side = "left"
         model = AutoModelForImageTextToText.from_pretrained(
-            self.model, revision=self.revision, dtype=getattr(torch, dtype)
+            source, dtype=getattr(torch, dtype), **where
         )
         model.to(device).eval()
         return processor, model

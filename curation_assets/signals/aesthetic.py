@@ -1,6 +1,7 @@
 """LAION-style aesthetic score: an open_clip image embedding fed to a small regression head.
 
-The heads are those the LAION aesthetic predictors publish, loaded from a local state dict:
+The heads are those the LAION aesthetic predictors publish, loaded from a state dict, a local file
+or one file of a hub repo (``hf://org/name/file.pth``, pulled by ``curate models pull``):
 - "linear": ``nn.Linear(embed_dim, 1)`` (e.g. ``sa_0_4_vit_l_14_linear.pth``; keys weight, bias)
 - "mlp": the improved-aesthetic-predictor MLP (e.g. ``sac+logos+ava1-l14-linearMSE.pth``; keys
   ``layers.{0,2,4,6,7}.*``), trained on L2-normalised CLIP ViT-L/14 embeddings, scores ~1-10.
@@ -20,6 +21,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from curation_assets.models.catalog import HUB_FILE_PREFIX
+from curation_assets.models.runtime import head_file
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
 from curation_assets.signals.clip_model import embed_images, load_clip
 from curation_assets.signals.visual import spread
@@ -99,7 +102,7 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
             raise ValueError(f"unknown aesthetic head kind {head_kind!r}; choose 'linear' or 'mlp'")
         if frames < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
-        if not Path(head_path).is_file():
+        if not str(head_path).startswith(HUB_FILE_PREFIX) and not Path(head_path).is_file():
             raise FileNotFoundError(f"aesthetic head not found: {head_path}")
         self.model_name, self.pretrained, self.device = model_name, pretrained, device
         self.head_path, self.head_kind = str(head_path), head_kind
@@ -113,7 +116,8 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
         key = (self.head_path, self.head_kind, embed_dim, self.device)
         with _lock:
             if key not in _heads:
-                _heads[key] = load_head(self.head_path, self.head_kind, embed_dim, self.device)
+                path = head_file(self.head_path)  # hf://org/name/file: the pulled copy
+                _heads[key] = load_head(path, self.head_kind, embed_dim, self.device)
             return _heads[key]
 
     def analyze(self, clip: ClipSamples) -> Measurement:

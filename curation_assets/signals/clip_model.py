@@ -1,8 +1,10 @@
 """open_clip models, loaded once per process and shared by every analyzer that needs one.
 
 ``pretrained`` is a hub tag (production, e.g. ``ViT-L-14`` / ``openai``) or a LOCAL checkpoint
-path; ``model_config`` optionally registers a custom architecture JSON first (tests use a tiny
-random model saved locally and loaded through this same path). Image and text embeddings come
+path; ``model_name`` may also be ``hf-hub:org/name``. Hub weights load from the local cache only,
+as ``curate models pull`` left them (``curation_assets.models.runtime``); ``model_config``
+optionally registers a custom architecture JSON first (tests use a tiny random model saved
+locally and loaded through this same path). Image and text embeddings come
 back L2-normalised as NumPy arrays, so cosine similarity is a dot product.
 
 Text tokenizers come from ``open_clip.get_tokenizer(model_name)``. For a custom config registered
@@ -35,11 +37,13 @@ def load_clip(
         if key not in _models:
             import open_clip
 
+            from curation_assets.models.runtime import open_clip_args
+
             if model_config:
                 open_clip.add_model_config(model_config)
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=pretrained, device=device
-            )
+            # hub weights from the local cache only (ModelNotAvailable names the fix)
+            args = open_clip_args(model_name, pretrained)
+            model, _, preprocess = open_clip.create_model_and_transforms(**args, device=device)
             _models[key] = (model.eval(), preprocess)
         return _models[key]
 
@@ -89,7 +93,11 @@ def get_tokenizer(model_name: str, context_length: int | None = None):
         if key not in _tokenizers:
             import open_clip
 
-            _tokenizers[key] = open_clip.get_tokenizer(model_name, context_length=context_length)
+            from curation_assets.models.runtime import open_clip_tokenizer_name
+
+            _tokenizers[key] = open_clip.get_tokenizer(
+                open_clip_tokenizer_name(model_name), context_length=context_length
+            )
         return _tokenizers[key]
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from curation_assets.config import CurationConfig
+from curation_assets.models.runtime import activate
 from curation_assets.signals.base import ClipAnalyzer
 
 FAMILIES = ("visual_filter", "motion_filter", "content_filter")
 
 
 def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
+    activate(cfg.models)  # hub weights load from this cache (curation_assets.models.runtime)
     if family == "visual_filter":
         from curation_assets.signals import visual
 
