@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import open_clip
 import pytest
 import torch
@@ -28,6 +27,7 @@ from curation_assets.models.runtime import activate
 from curation_assets.signals.aesthetic import LaionAestheticAnalyzer
 from curation_assets.signals.base import ClipSamples
 from curation_assets.signals.clip_model import embed_images, encode_texts, load_clip
+from curation_assets_tests.clips import random_clip
 from curation_assets_tests.models.conftest import CLIP_REPO, PREPROCESS
 from curation_assets_tests.models.hub_server import FakeHub, Repo
 
@@ -56,25 +56,7 @@ def _go_offline(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _clip(frames: int = 4) -> ClipSamples:
-    rng = np.random.default_rng(5)
-    rgb = [rng.integers(0, 256, (144, 256, 3), dtype=np.uint8) for _ in range(frames)]
-    times = np.arange(frames) * 0.5
-    return ClipSamples(
-        clip_id="c",
-        video_id="v",
-        start_s=0.0,
-        end_s=frames * 0.5,
-        width=256,
-        height=144,
-        fps=24.0,
-        rgb_times=times,
-        rgb=rgb,
-        grey_times=times,
-        grey=np.zeros((frames, 1, 1), np.uint8),
-        frame_times=times,
-        luma_delta=np.zeros(frames),
-        source_shots_per_s=0.0,
-    )
+    return random_clip(frames)
 
 
 def test_open_clip_by_hub_id_loads_offline_from_the_cache(

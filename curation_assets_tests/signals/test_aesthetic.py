@@ -20,6 +20,7 @@ from PIL import Image
 
 from curation_assets.signals.aesthetic import AestheticMLP, LaionAestheticAnalyzer, load_head
 from curation_assets.signals.base import ClipSamples
+from curation_assets_tests.clips import random_clip
 
 TINY = "tiny-vit-test"
 TINY_CFG = {
@@ -50,25 +51,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _clip(frames: int = 6) -> ClipSamples:
-    rng = np.random.default_rng(5)
-    rgb = [rng.integers(0, 256, (144, 256, 3), dtype=np.uint8) for _ in range(frames)]
-    times = np.arange(frames) * 0.5
-    return ClipSamples(
-        clip_id="c",
-        video_id="v",
-        start_s=0.0,
-        end_s=frames * 0.5,
-        width=256,
-        height=144,
-        fps=24.0,
-        rgb_times=times,
-        rgb=rgb,
-        grey_times=times,
-        grey=np.zeros((frames, 1, 1), np.uint8),
-        frame_times=times,
-        luma_delta=np.zeros(frames),
-        source_shots_per_s=0.0,
-    )
+    return random_clip(frames)
 
 
 def _manual_score(tiny: dict[str, Path], head_kind: str, images: list[np.ndarray]) -> float:
