@@ -98,8 +98,11 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
       (camera speed >= 0.01 fw/s and under 1% of grid points off the fitted camera model by more
       than 0.02 fw/s). Stills held between cross-fades or jumps score the held fraction (a 2 s
       hold + 0.5 s fade scores ~0.8); a still image under a synthetic pan or zoom scores ~1; real
-      footage, where something moves on its own, scores ~0. A clip that is one frozen image also
-      scores 1: it is the degenerate slideshow (the static filter reports it too). Real footage
+      footage, where something moves on its own, scores ~0. Rigid pairs count only while the
+      camera path is smooth (``shake`` <= 0.004): a shaken camera over a still scene is jitter,
+      never a slideshow (real-footage kit: a shaken still photo scored 0.62 before, now 0). A clip
+      that is one frozen image also scores 1: it is the degenerate slideshow (the static filter
+      reports it too). Real footage
       of a distant, flat scene can look rigid; keep the gate loose.
     - ``flow_pairs``: number of sample pairs measured.
 
@@ -110,7 +113,7 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
 
     name: ClassVar[str] = "optical_flow"
     uses_rgb: ClassVar[bool] = False
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     signals: ClassVar[tuple[str, ...]] = (
         "motion_mean",
         "motion_p95",
@@ -238,7 +241,8 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
             "shake": shake,
             "shots_per_second": float(clip.source_shots_per_s),
             "static_fraction": float(frozen.mean()),
-            "slideshow": float((frozen | rigid).mean()),
+            # a shaken camera is jitter, never a slideshow: rigid motion counts only when smooth
+            "slideshow": float((frozen | (rigid & (shake <= HANDHELD_SHAKE))).mean()),
             "flow_pairs": float(pairs),
         }
         if camera.dt.size:

@@ -17,7 +17,7 @@ import pytest
 
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.signals.base import ClipSamples, Measurement
-from curation_assets.signals.motion import OpticalFlowAnalyzer
+from curation_assets.signals.motion import HANDHELD_SHAKE, OpticalFlowAnalyzer
 from curation_assets.signals.samples import clip_samples_for_file
 from curation_assets.vocabulary import CameraMotion
 
@@ -168,6 +168,15 @@ def test_slideshow_scores(measured: _Measured) -> None:
     assert measured(Case("pan_right", objects=0)).scores["slideshow"] > 0.5
     # A normal pan with an independently moving ball (objects=1) -> low.
     assert measured(Case("pan_right", objects=1)).scores["slideshow"] < 0.2
+
+
+def test_a_shaken_still_is_jitter_never_a_slideshow(measured: _Measured) -> None:
+    """A handheld camera over a still scene moves it rigidly, as a Ken Burns pan does; the
+    erratic path is what tells them apart, so rigid pairs count only under a smooth camera."""
+    shaken = measured(Case("shake", objects=0)).scores
+    assert shaken["shake"] > HANDHELD_SHAKE
+    assert shaken["slideshow"] < 0.2
+    assert measured(Case("pan_right", objects=0)).scores["slideshow"] > 0.5  # smooth: still one
 
 
 def test_stills_joined_by_hard_jumps_are_a_slideshow_with_a_static_camera(tmp_path: Path) -> None:
