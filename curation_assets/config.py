@@ -49,7 +49,10 @@ class ShotsConfig(_Section):
     # A detected cut is kept only if its frame's luma change is at least this many times that of
     # the frames around it (0 = keep every detected cut). Rejects fast-motion and shake cuts.
     confirm_ratio: float = Field(1.6, ge=0)
-    decode_threads: int = Field(0, ge=0)
+    # Fixed, not 0 (= FFmpeg's choice, cores + 1): with one decoder thread a cut-off last packet
+    # is reported as damage and the frames after it dropped, with frame threads it is not, so the
+    # lineage of a truncated upload depended on the machine's core count.
+    decode_threads: int = Field(3, ge=0)
 
 
 class ClipsConfig(_Section):
