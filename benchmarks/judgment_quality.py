@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,12 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from curation_assets.config import ANY_OF_FILTERS, DEFAULTS, CurationConfig  # noqa: E402
 from curation_assets.media.clips import plan_clips  # noqa: E402
-from curation_assets.media.decode import load_samples, save_samples, single_pass  # noqa: E402
-from curation_assets.media.probe import probe_file  # noqa: E402
 from curation_assets.media.real_kit import KitCase, Truth, build_kit  # noqa: E402
 from curation_assets.selection.thresholds import rules_from_config  # noqa: E402
 from curation_assets.signals.registry import FAMILIES, build_analyzers  # noqa: E402
-from curation_assets.signals.samples import clip_samples  # noqa: E402
+from curation_assets.signals.samples import clip_samples, decode_file  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache" / "real_kit"
 
@@ -63,12 +60,7 @@ class Result:
 
 def analyse(case: KitCase, cfg: CurationConfig, analyzers: dict, rules: dict) -> Result:
     started = time.perf_counter()
-    probe = probe_file(case.path)
-    passed = single_pass(case.path, cfg.shots, cfg.samples, probe.rotation)
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "samples.npz"
-        save_samples(target, passed, cfg.samples.rgb_jpeg_quality)
-        stored = load_samples(target)
+    probe, passed, stored = decode_file(case.path, cfg)
     plans = plan_clips(passed.frame_times, passed.end_s, passed.cuts, cfg.clips, passed.gaps)
     windows = [(w.start_frame, w.end_frame) for plan in plans for w in plan.clips]
     video = {"width": probe.width, "height": probe.height, "fps": probe.fps}

@@ -48,6 +48,18 @@ def clip_samples(
     )
 
 
+def decode_file(path: Path | str, cfg: CurationConfig):
+    """(probe, pass result, stored samples) of one file, as shot_clips makes and stores them:
+    the samples go through the same save and load, JPEG round trip included."""
+    probe = probe_file(path)
+    result = single_pass(path, cfg.shots, cfg.samples, probe.rotation)
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "samples.npz"
+        save_samples(target, result, cfg.samples.rgb_jpeg_quality)
+        stored = load_samples(target)
+    return probe, result, stored
+
+
 def clip_samples_for_file(
     path: Path | str,
     start_s: float | None = None,
@@ -55,13 +67,7 @@ def clip_samples_for_file(
     cfg: CurationConfig | None = None,
 ) -> ClipSamples:
     """One decode pass over a file and the window [start_s, end_s) as a clip (tests, benchmarks)."""
-    cfg = cfg or CurationConfig()
-    probe = probe_file(path)
-    result = single_pass(path, cfg.shots, cfg.samples, probe.rotation)
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "samples.npz"
-        save_samples(target, result, cfg.samples.rgb_jpeg_quality)
-        stored = load_samples(target)
+    probe, result, stored = decode_file(path, cfg or CurationConfig())
     start = 0.0 if start_s is None else start_s
     end = result.end_s if end_s is None else end_s
     clip = {
