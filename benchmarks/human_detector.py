@@ -1,18 +1,19 @@
 """What does the offline has_human detector cost a clip, and how often is it right?
 
-Usage: .venv/bin/python benchmarks/human_detector.py [--frames 3]
+Usage: .venv/bin/python benchmarks/human_detector.py [--frames 5] [--baseline-frames 3]
 
 Clips: scikit-image photos (2 with people, the cameraman also mirrored; 19 without) panned with
 noise by ``curation_assets.media.photo_kit`` (as the tests use them), plus 10 synthetic-kit clips.
-Needs scikit-image (a dev dependency, installed by scripts/bootstrap).
-In one run it times, CPU ms per clip (process time, fair on a shared machine):
+Needs scikit-image (a dev dependency, installed by scripts/bootstrap) and the MediaPipe detector
+files (``scripts/bootstrap`` or ``curate models pull``). In one run it times, CPU ms per clip
+(process time, fair on a shared machine):
 
-  before   the previous rule: HOG people weight >= 0.5 or Haar frontalface_default with 6
-           neighbours, on the same samples
-  after    ``HumanDetectorAnalyzer`` (frontal alt2, two-sided profile, HOG >= 2.0; first yes
-           decides a frame)
+  baseline  ``HumanDetectorAnalyzer`` (OpenCV: frontal alt2, two-sided profile, HOG >= 2.0;
+            first yes decides a frame), the offline detector before MediaPipe's, 3 frames
+  current   ``PeopleDetectorAnalyzer`` (BlazePose persons + BlazeFace faces, LiteRT), 5 frames
 
-and prints found people / false humans for both, and the after/before cost ratio.
+and prints found people / false humans / unknown for both, and the current/baseline cost ratio.
+Right and wrong on real footage: ``benchmarks/judgment_quality.py``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,39 +36,15 @@ from curation_assets.media.photo_kit import (  # noqa: E402
     photo_clip,
 )
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video  # noqa: E402
-from curation_assets.signals.content import HAS_HUMAN_AT, HumanDetectorAnalyzer  # noqa: E402
+from curation_assets.signals.content import HumanDetectorAnalyzer  # noqa: E402
+from curation_assets.signals.people import PeopleDetectorAnalyzer  # noqa: E402
 from curation_assets.signals.samples import clip_samples_for_file  # noqa: E402
-from curation_assets.signals.visual import spread  # noqa: E402
-
-
-class PreviousRule:
-    """The rule before issue 4's fix, kept here only as the benchmark's baseline."""
-
-    def __init__(self, frames: int) -> None:
-        self.frames = frames
-        self.hog = cv2.HOGDescriptor()
-        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-        self.haar = cv2.CascadeClassifier(
-            cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
-        )
-
-    def share(self, rgb: list[np.ndarray]) -> float:
-        hits = 0
-        for image in (rgb[i] for i in spread(len(rgb), self.frames)):
-            grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-            _, weights = self.hog.detectMultiScale(
-                grey, winStride=(8, 8), padding=(8, 8), scale=1.05
-            )
-            faces = self.haar.detectMultiScale(
-                grey, scaleFactor=1.1, minNeighbors=6, minSize=(24, 24)
-            )
-            hits += bool((np.ravel(weights) >= 0.5).any() or len(faces))
-        return hits / self.frames
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--baseline-frames", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -83,28 +57,28 @@ def main() -> None:
             clips[f"synthetic-{seed}-{motion}"] = clip_samples_for_file(
                 write_video(spec, folder / f"s{seed}.mp4")
             )
-    before, after = PreviousRule(args.frames), HumanDetectorAnalyzer(frames=args.frames)
-    rules = {
-        "before": lambda clip: before.share(clip.rgb),
-        "after": lambda clip: after.analyze(clip).scores["human_offline"],
+    detectors = {
+        "baseline": HumanDetectorAnalyzer(frames=args.baseline_frames, backend="opencv"),
+        "current": PeopleDetectorAnalyzer(frames=args.frames),
     }
     cost = {}
-    for rule, run in rules.items():
-        ms, yes = [], set()
+    for rule, detector in detectors.items():
+        ms, said = [], {}
         for name, clip in clips.items():
             start = time.process_time()
-            if run(clip) >= HAS_HUMAN_AT:
-                yes.add(name)
+            (label,) = [x for x in detector.analyze(clip).labels if x.kind == "has_human"]
             ms.append((time.process_time() - start) * 1000)
+            said[name] = label.label
         cost[rule] = statistics.mean(ms)
-        found = len(yes & set(PEOPLE))
+        yes = {n for n, label in said.items() if label == "yes"}
+        unknown = sorted(n for n, label in said.items() if label == "unknown")
         false = sorted(yes - set(PEOPLE))
         print(
-            f"{rule:6s} {cost[rule]:6.0f} ms/clip (median {statistics.median(ms):.0f}); "
-            f"people {found}/{len(PEOPLE)}; false humans {len(false)}/{len(clips) - len(PEOPLE)}"
-            f" {false}"
+            f"{rule:8s} {detector.name:16s} {cost[rule]:6.0f} ms/clip "
+            f"(median {statistics.median(ms):.0f}); people {len(yes & set(PEOPLE))}/{len(PEOPLE)}; "
+            f"false humans {len(false)}/{len(clips) - len(PEOPLE)} {false}; unknown {unknown}"
         )
-    print(f"after / before cost: {cost['after'] / cost['before']:.2f}x")
+    print(f"current / baseline cost: {cost['current'] / cost['baseline']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ and the families' filter rules from curation.yaml. It prints precision and recal
   many leave mixed frames inside a planned clip;
 - watermark / logo: no detector either; ``text_area`` above the ``text_overlay`` limit is the
   only proxy (the visual_filter gate and, for reference, the stricter fine-tune gate);
-- has_human: the ``has_human`` label (offline people detector without CLIP weights);
+- has_human: the ``has_human`` label (offline people detector without CLIP weights): a ``yes``
+  is a positive; ``unknown`` (the detectors could not settle) and ``no`` are not, and the wrong
+  ``no`` labels (a confident miss) are counted apart;
 - camera class: the ``camera_motion`` label against the kit's camera truth (accuracy, confusions);
 - jitter and slideshow: the motion_filter ``jitter`` and ``slideshow`` rules failing.
 
@@ -234,7 +236,13 @@ def report(results: list[Result], cfg: CurationConfig) -> None:
         for r in labelled:
             human.add(r.truth.has_human, r.labels.get("has_human") == "yes")
         scope = "all labelled cases" if group is None else "the people cases only"
-        print(row(name, f"has_human label, {scope}", len(labelled), human))
+        unknown = [r for r in labelled if r.labels.get("has_human") == "unknown"]
+        wrong_no = [r for r in labelled if r.truth.has_human and r.labels.get("has_human") == "no"]
+        note = (
+            f"unknown {len(unknown)} ({sum(r.truth.has_human for r in unknown)} with people), "
+            f"wrong 'no' {len(wrong_no)}"
+        )
+        print(row(name, f"has_human label = yes, {scope}", len(labelled), human, note))
 
     for name, rule, signal, field_name in (
         ("jitter (shake)", "jitter", f"jitter rule: {jitter}", "shake"),
@@ -288,8 +296,10 @@ def report(results: list[Result], cfg: CurationConfig) -> None:
         if (said == "yes") != r.truth.has_human:
             kind = "missed" if r.truth.has_human else "false"
             print(
-                f"  {kind:<6} {r.truth.case_id:<42} human_offline "
-                f"{r.scores.get('human_offline', float('nan')):.2f}"
+                f"  {kind:<6} {r.truth.case_id:<42} label {said or '-':<8} human_offline "
+                f"{r.scores.get('human_offline', float('nan')):.2f} person "
+                f"{r.scores.get('person_score', float('nan')):.2f} face "
+                f"{r.scores.get('face_score', float('nan')):.2f}"
             )
 
     print("\ncamera confusions (truth -> label: cases):")

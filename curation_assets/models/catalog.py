@@ -310,7 +310,7 @@ def catalog(cfg: CurationConfig) -> Catalog:
                 setting="content.clip_model + clip_pretrained",
                 configured=f"{c.clip_model} / {c.clip_pretrained}",
                 signals=CLIP_SIGNALS,
-                fallback="thumbnail_embedding, opencv_people; unsafe not scored",
+                fallback="thumbnail_embedding, blazepose_people; unsafe not scored",
                 source=open_clip_source(c.clip_model, c.clip_pretrained, revisions),
             )
         )

@@ -347,9 +347,12 @@ def _cut(text: str, width: int) -> str:
 
 
 def _offline_people() -> str:
-    """The offline has_human scorer this machine records (it depends on the OpenCV build)."""
+    """The offline has_human scorer this machine records (with content.human_backend: auto)."""
     from curation_assets.signals.content import opencv_people_available
+    from curation_assets.signals.people import detector_available
 
+    if detector_available():
+        return "blazepose_people (MediaPipe BlazePose persons + BlazeFace faces, LiteRT)"
     if opencv_people_available():
         return "opencv_people (OpenCV Haar faces and HOG people)"
     return "skimage_faces (scikit-image LBP frontal faces)"

@@ -11,7 +11,7 @@ from curation_assets.models.store import UNKNOWN, ModelStore
 
 OFFLINE_PROFILE = (
     "no models needed: the offline profile runs with what ships in packages "
-    "(technical_quality, thumbnail_embedding, opencv_people, the signals captioner; "
+    "(technical_quality, thumbnail_embedding, blazepose_people, the signals captioner; "
     "unsafe not scored)"
 )
 

@@ -49,7 +49,7 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
         analyzers = [
             content.PerceptualHashAnalyzer(),
             content.ThumbnailEmbeddingAnalyzer(),
-            content.HumanDetectorAnalyzer(frames=c.human_frames),
+            _people_detector(c.human_backend, c.human_frames),
         ]
         if c.clip_model and c.clip_pretrained:
             prompts = {
@@ -75,3 +75,13 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
             )
         return analyzers
     raise ValueError(f"unknown analyzer family {family!r}; known: {FAMILIES}")
+
+
+def _people_detector(backend: str, frames: int) -> ClipAnalyzer:
+    """The offline has_human detector: MediaPipe's when its files are fetched (or asked for,
+    which then fails loudly if they are not), else the OpenCV / scikit-image cascades."""
+    from curation_assets.signals import content, people
+
+    if backend == "mediapipe" or (backend == "auto" and people.detector_available()):
+        return people.PeopleDetectorAnalyzer(frames=frames)
+    return content.HumanDetectorAnalyzer(frames=frames, backend=backend)

@@ -105,7 +105,9 @@ def test_pull_then_list_and_verify_then_a_corrupted_file(
     ]
     hub.stop()  # verify is offline
     code, out, _ = _run(capsys, "models", "verify")
-    assert code == 0 and "verify: 2 of 2 file(s) match the lock" in out
+    # the two hub files, and the two people-detector files taken from MediaPipe's wheel
+    assert code == 0 and "verify: 4 of 4 file(s) match the lock" in out
+    assert "ok  mediapipe==0.10.14/pose_detection.tflite" in out
     blob = (Path(row["path"]) / "open_clip_config.json").resolve()
     data = bytearray(blob.read_bytes())
     data[5] ^= 0x20
@@ -120,6 +122,8 @@ def test_pull_then_list_and_verify_then_a_corrupted_file(
     assert code == 1 and checks == {
         "open_clip_config.json": False,
         "open_clip_model.safetensors": True,
+        "pose_detection.tflite": True,
+        "face_detection_full_range_sparse.tflite": True,
     }
 
 

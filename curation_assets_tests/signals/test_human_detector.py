@@ -167,14 +167,17 @@ def test_cluster_boxes_counts_neighbours() -> None:
 
 @needs_opencv
 def test_content_filter_records_has_human_from_photo_clips(tmp_path: Path) -> None:
-    """Photo clips through source_videos -> shot_clips -> content_filter: the has_human label and
-    the deciding detector land in the lineage store under the opencv_people scorer."""
+    """Photo clips through source_videos -> shot_clips -> content_filter with
+    ``human_backend: opencv``: the has_human label and the deciding detector land in the lineage
+    store under the opencv_people scorer."""
     home = tmp_path / "home"
     folder = Layout(home).shard_uploads("photos")
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("astronaut", "camera", "coffee"):
         photo_clip(photo(name), folder / f"{name}.mp4")
     (folder / "_READY").write_text("")
+    # the OpenCV backend on purpose (auto prefers MediaPipe's detectors: test_people_detector.py)
+    (home / "curation.yaml").write_text("content:\n  human_backend: opencv\n")
     resources = {"curation": CurationResource(home=str(home))}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("source_shard", ["photos"])
