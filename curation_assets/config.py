@@ -230,6 +230,11 @@ class FinetuneConfig(_Section):
     compact_reviews_after: int = Field(25, ge=1)  # merge single-review parts beyond this many
     # cut previews of s3:// clips for the review page, least recently used evicted beyond this
     preview_cache_mb: int = Field(2048, ge=16)
+    # "more like these seeds" (finetune_seeds, finetune_expansion; selection/expansion.py)
+    seeds_file: str | None = None  # YAML list of seeds, besides those marked in the review page
+    expansion_k: int = Field(20, ge=1)  # neighbours per theme (a seed without theme: its own)
+    expansion_mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)  # 1: nearest only; lower: varied
+    expansion_per_concept: int | None = Field(None, ge=1)  # at most this many of one concept
 
     @model_validator(mode="after")
     def _known(self) -> FinetuneConfig:

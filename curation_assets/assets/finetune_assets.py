@@ -7,6 +7,7 @@ import polars as pl
 
 from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
 from curation_assets.assets.per_shard import captions
+from curation_assets.finetune_steps import expand_seeds, update_seeds
 from curation_assets.resources import CurationResource
 from curation_assets.review.export import export_finetune_set
 from curation_assets.review.store import ReviewStore
@@ -20,18 +21,89 @@ def _review_store(curation: CurationResource) -> ReviewStore:
     return ReviewStore(curation.layout, curation.config())
 
 
+def _lead(reviews: ReviewStore) -> list[tuple[str, str]]:
+    """The seeds' neighbours, round robin over themes: they open the review queue."""
+    rows = reviews.lineage.query(
+        "SELECT clip_id, theme FROM finetune_expansion ORDER BY rank, theme",
+        tables=["finetune_expansion"],
+    )
+    return [(cid, f"expansion:{theme}") for cid, theme in rows.rows()]
+
+
 @dg.asset(
     group_name=GLOBAL_GROUP,
-    deps=[near_duplicates, concepts, captions],
+    deps=[near_duplicates],
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Clips that passed every automatic gate and the strictest configured thresholds, "
-    "ranked by stored quality scores and interleaved across concepts: what reviewers see in "
-    "`curate review`, most promising first (finetune.pool_size of them).",
+    description="Fine-tune seeds in force: clips marked 'seed' (with a theme) in `curate review` "
+    "and those listed in finetune.seeds_file, with who marked them and when; unknown clip ids and "
+    "seeds dropped as near duplicates are listed with the problem.",
+)
+def finetune_seeds(context: dg.AssetExecutionContext, curation: CurationResource):
+    reviews = _review_store(curation)
+    found = update_seeds(reviews)
+    reviews.lineage.replace("finetune_seeds", WRITER_PARTITION, {"finetune_seeds": found.rows})
+    reviews.lineage.ensure_catalog()
+    problems = [r for r in found.rows if r["problem"]] + [{"problem": p} for p in found.problems]
+    return dg.MaterializeResult(
+        metadata={
+            "seeds": len(found.seeds),
+            "themes": len({s.theme_key for s in found.seeds}),
+            "problems": dg.MetadataValue.json(problems),
+            "seed_list": dg.MetadataValue.md(
+                _table(found.rows[:50], ["theme", "clip_id", "marked_by", "source", "problem"])
+            ),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GLOBAL_GROUP,
+    deps=[finetune_seeds, near_duplicates, concepts, captions],
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="More like these seeds (Movie Gen): per theme, the finetune.expansion_k nearest "
+    "clips to its seeds among the clips the candidate pool admits, diversified (maximal marginal "
+    "relevance, no near copies, one theme per clip), with neighbour_of and the similarity.",
+)
+def finetune_expansion(context: dg.AssetExecutionContext, curation: CurationResource):
+    reviews = _review_store(curation)
+    seeds = update_seeds(reviews).seeds
+    found = expand_seeds(reviews, seeds)
+    reviews.lineage.replace(
+        "finetune_expansion", WRITER_PARTITION, {"finetune_expansion": found.rows}
+    )
+    reviews.lineage.ensure_catalog()
+    per_theme: dict[str, int] = {}
+    for row in found.rows:
+        per_theme[row["theme"]] = per_theme.get(row["theme"], 0) + 1
+    return dg.MaterializeResult(
+        metadata={
+            "neighbours": len(found.rows),
+            "seeds": len(seeds),
+            "per_theme": dg.MetadataValue.json(per_theme),
+            "pool_searched": found.pool,
+            "embedding": found.embedding,
+            "problems": dg.MetadataValue.json(found.expansion.problems),
+            "top": dg.MetadataValue.md(
+                _table(found.rows[:20], ["theme", "rank", "clip_id", "neighbour_of", "similarity"])
+            ),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GLOBAL_GROUP,
+    deps=[near_duplicates, concepts, captions, finetune_expansion],
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Clips that passed every automatic gate and the strictest configured thresholds: "
+    "the seeds' neighbours first, then ranked by stored quality scores and interleaved across "
+    "concepts: what reviewers see in `curate review` (finetune.pool_size score-ranked ones).",
 )
 def finetune_candidates(context: dg.AssetExecutionContext, curation: CurationResource):
     reviews = _review_store(curation)
-    pool, settings = reviews.build_candidates()
+    pool, settings = reviews.build_candidates(_lead(reviews))
     rows = pool.candidates.with_columns(
         thresholds=pl.lit(json.dumps(settings.describe()))
     ).to_dicts()
@@ -48,8 +120,9 @@ def finetune_candidates(context: dg.AssetExecutionContext, curation: CurationRes
             ),
             "excluded": dg.MetadataValue.json(pool.excluded),
             "not_scored": dg.MetadataValue.json(pool.not_scored),
+            "from_seeds": sum(r["source"] != "score" for r in rows),
             "top": dg.MetadataValue.md(
-                _table(rows[:10], ["rank", "clip_id", "promise", "concept"])
+                _table(rows[:10], ["rank", "clip_id", "source", "promise", "concept"])
             ),
         }
     )
@@ -125,13 +198,14 @@ def finetune_candidates_valid(curation: CurationResource) -> dg.AssetCheckResult
         "SELECT count(*) FROM finetune_candidates f JOIN decisions d USING (clip_id) "
         "WHERE d.passed = false"
     ).item()
-    pool, settings = reviews.build_candidates()
+    lead = _lead(reviews)
+    pool, settings = reviews.build_candidates(lead)
     n = cand.height
     problems = {
         "failed_decisions": int(failed),
         "duplicate_ids": n - cand["clip_id"].n_unique(),
         "rank_gaps": int(cand["rank"].to_list() != list(range(1, n + 1))),
-        "over_pool_size": max(0, n - settings.pool_size),
+        "over_pool_size": max(0, n - settings.pool_size - len(lead)),
         "stale_vs_recomputed": int(
             cand["clip_id"].to_list() != pool.candidates["clip_id"].to_list()
         ),
@@ -169,5 +243,5 @@ def finetune_set_valid(curation: CurationResource) -> dg.AssetCheckResult:
     )
 
 
-FINETUNE_ASSETS = [finetune_candidates, finetune_set]
+FINETUNE_ASSETS = [finetune_seeds, finetune_expansion, finetune_candidates, finetune_set]
 FINETUNE_CHECKS = [finetune_candidates_valid, finetune_set_valid]

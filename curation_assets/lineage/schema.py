@@ -138,6 +138,7 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "start_s": F,
         "end_s": F,
         "thresholds": S,
+        "source": S,  # "score", or "expansion:<theme>" (a seed's neighbour, reviewed first)
     },
     # One row per submitted review (append-only; the latest per clip and reviewer counts).
     "reviews": {
@@ -167,6 +168,34 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "rejects": I,
         "agreement": F,
         "ratings_json": S,
+    },
+    # Seeds marked in the review page (append-only like reviews; the latest per clip, theme and
+    # reviewer counts: action "seed" or "unseed").
+    "seed_marks": {
+        "mark_id": S,
+        "clip_id": S,
+        "theme": S,
+        "reviewer": S,
+        "action": S,
+        "created_at": S,
+    },
+    # The seeds in force (marks and finetune.seeds_file) and what was wrong with any of them.
+    "finetune_seeds": {
+        "clip_id": S,
+        "theme": S,
+        "marked_by": S,
+        "marked_at": S,
+        "source": S,
+        "problem": S,
+    },
+    # "More like these seeds": each neighbour, the seed it is nearest to and how near.
+    "finetune_expansion": {
+        "theme": S,
+        "clip_id": S,
+        "neighbour_of": S,
+        "similarity": F,
+        "rank": I,
+        "embedding": S,
     },
 }
 

@@ -13,6 +13,7 @@ import fcntl
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +36,11 @@ from curation_assets.selection.finetune import (
     strictest,
     validate_trim,
 )
+from curation_assets.selection.seeds import MAX_THEME_CHARS, SEED, UNSEED
 from curation_assets.storage.files import atomic_output, file_path, fsync_folder
 
 REVIEWS = "reviews"
+SEED_MARKS = "seed_marks"
 CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
 MAX_CAPTION_CHARS = 5000
@@ -120,6 +123,33 @@ class ReviewStore:
         if len(loose_parts(self.reviews_dir)) > self.config.finetune.compact_reviews_after:
             self.compact(wait=False)
         return review_id
+
+    def mark_seed(self, clip_id: str, reviewer: str, theme: str = "", remove: bool = False) -> str:
+        """Mark (or unmark) a clip as a fine-tune seed under a theme; durable like a review."""
+        check_clip_id(clip_id)
+        check_reviewer(reviewer)
+        theme = " ".join(theme.split())
+        if len(theme) > MAX_THEME_CHARS:
+            raise ReviewError(f"theme longer than {MAX_THEME_CHARS} characters")
+        mark_id = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:12]}"
+        row = {
+            "mark_id": mark_id,
+            "clip_id": clip_id,
+            "theme": theme,
+            "reviewer": reviewer,
+            "action": UNSEED if remove else SEED,
+            "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        }
+        folder = self.layout.lineage_parts / SEED_MARKS
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_output(folder / f"seed__{mark_id}.parquet", durable=True) as tmp:
+            frame(SEED_MARKS, [row]).write_parquet(tmp)
+        return mark_id
+
+    def seed_marks(self) -> pl.DataFrame:
+        return self.lineage.query(
+            "SELECT * FROM seed_marks ORDER BY created_at, mark_id", tables=[SEED_MARKS]
+        )
 
     def compact(self, wait: bool = True) -> int:
         """Merge the single-review parts into one compacted part; returns reviews merged.
@@ -250,7 +280,9 @@ class ReviewStore:
             frozenset(cfg.finetune.allow_unscored),
         )
 
-    def build_candidates(self) -> tuple[PoolResult, CandidateSettings]:
+    def build_candidates(
+        self, lead: Sequence[tuple[str, str]] = ()
+    ) -> tuple[PoolResult, CandidateSettings]:
         settings = self.settings()
         q = self.lineage.query
         clips = q(
@@ -264,7 +296,7 @@ class ReviewStore:
             "LEFT JOIN scores s ON s.clip_id = l.clip_id AND s.signal = 'concept_weight' "
             "WHERE l.kind = 'concept'"
         )
-        return rank_candidates(clips, scores, failed, concepts, settings), settings
+        return rank_candidates(clips, scores, failed, concepts, settings, lead), settings
 
     def build_finetune_set(self) -> pl.DataFrame:
         reviews = self.reviews()

@@ -13,8 +13,8 @@ import bisect
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -98,6 +98,7 @@ class PoolResult:
     candidates: pl.DataFrame  # clip_id, rank, promise, concept, concept_weight (+ clip columns)
     excluded: dict[str, int]  # why eligible-looking clips did not make the pool, counted
     not_scored: dict[str, int]  # allowed-unscored rules nothing was measured for, counted
+    eligible: list[str] = field(default_factory=list)  # every clip passing, before pool_size
 
 
 def rank_candidates(
@@ -106,12 +107,15 @@ def rank_candidates(
     failed: pl.DataFrame,
     concepts: pl.DataFrame,
     settings: CandidateSettings,
+    lead: Sequence[tuple[str, str]] = (),
 ) -> PoolResult:
     """The candidate pool, most promising first.
 
     ``clips``: one row per clip (clip_id + any columns to carry). ``scores``: long
     (clip_id, signal, value). ``failed``: (clip_id, filter) of every failed automatic decision.
-    ``concepts``: (clip_id, concept, concept_weight), possibly empty.
+    ``concepts``: (clip_id, concept, concept_weight), possibly empty. ``lead``: (clip_id,
+    source) of clips that go first whatever their promise, e.g. the seeds' neighbours
+    (``expansion:<theme>``), when eligible; ``pool_size`` score-ranked clips follow them.
     """
     excluded: dict[str, int] = defaultdict(int)
     not_scored: dict[str, int] = defaultdict(int)
@@ -142,6 +146,12 @@ def rank_candidates(
     order = _interleave(eligible, promise, concept_of, settings.max_per_concept, excluded)
     order = order[: settings.pool_size]
     excluded["beyond_pool_size"] += max(0, len(eligible) - len(order) - excluded["concept_cap"])
+    eligible_set = set(eligible)
+    source = {}
+    for cid, why in lead:
+        if cid in eligible_set and cid not in source:
+            source[cid] = why
+    order = list(source) + [c for c in order if c not in source]
     ranked = pl.DataFrame(
         {
             "clip_id": order,
@@ -149,6 +159,7 @@ def rank_candidates(
             "promise": [promise[c] for c in order],
             "concept": [concept_of.get(c, NO_CONCEPT) for c in order],
             "concept_weight": [weight_of.get(c) for c in order],
+            "source": [source.get(c, "score") for c in order],
         },
         schema={
             "clip_id": pl.String,
@@ -156,11 +167,14 @@ def rank_candidates(
             "promise": pl.Float64,
             "concept": pl.String,
             "concept_weight": pl.Float64,
+            "source": pl.String,
         },
     )
     extra = clips.drop([c for c in ranked.columns if c != "clip_id" and c in clips.columns])
     out = ranked.join(extra, on="clip_id", how="left").sort("rank")
-    return PoolResult(out, {k: v for k, v in excluded.items() if v}, dict(not_scored))
+    return PoolResult(
+        out, {k: v for k, v in excluded.items() if v}, dict(not_scored), sorted(eligible)
+    )
 
 
 def _strict_failure(

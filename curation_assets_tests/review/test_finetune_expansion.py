@@ -1,0 +1,113 @@
+"""Seeds and "more like this" through the real assets: seeds marked in the review store and listed
+in a seeds file, their neighbours in stored embeddings, the review queue opening with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from curation_assets.assets.finetune_assets import (
+    finetune_candidates,
+    finetune_expansion,
+    finetune_seeds,
+)
+from curation_assets.config import load_config
+from curation_assets.review.store import ReviewStore
+from curation_assets.signals.runner import save_vectors
+from curation_assets_tests.review.conftest import SHARD, Seeded, materialize, seed
+
+ASSETS = [finetune_seeds, finetune_expansion, finetune_candidates]
+
+
+def _store(home: Path) -> ReviewStore:
+    data = seed(home)
+    return data, ReviewStore(data.layout, load_config(home))
+
+
+def _vectors(data: Seeded) -> dict[str, str]:
+    """Two looks: even clips near one direction, odd clips near another (like two concepts)."""
+    rng = np.random.default_rng(3)
+    axes = np.eye(16, dtype=np.float32)
+    look = {}
+    pairs = []
+    for n, cid in enumerate(data.clip_ids):
+        kind = "even" if n % 2 == 0 else "odd"
+        base = axes[0] if kind == "even" else axes[1]
+        vec = base + 0.1 * rng.standard_normal(16).astype(np.float32)
+        pairs.append((cid, vec / np.linalg.norm(vec)))
+        look[cid] = kind
+    save_vectors(data.layout.shard_warehouse(SHARD) / "vectors", {"thumbnail_embedding": pairs})
+    return look
+
+
+def test_seeds_expand_into_neighbours_that_open_the_review_queue(home: Path) -> None:
+    data, reviews = _store(home)
+    look = _vectors(data)
+    even_seed, odd_seed = data.clip_ids[0], data.clip_ids[1]
+    seeds_file = home / "seeds.yaml"
+    seeds_file.write_text(
+        f"seeds:\n  - {{clip_id: {odd_seed}, theme: odd look, marked_by: bob}}\n"
+        "  - {clip_id: no-such-clip, theme: odd look}\n"
+    )
+    (home / "curation.yaml").write_text(
+        f"finetune:\n  seeds_file: {seeds_file}\n  expansion_k: 4\n"
+    )
+    reviews = ReviewStore(data.layout, load_config(home))
+    reviews.mark_seed(even_seed, "alice", "  even   look ")
+    materialize(home, ASSETS)
+    store = data.store
+
+    seeds = store.query(
+        "SELECT clip_id, theme, marked_by, source, problem FROM finetune_seeds "
+        "ORDER BY theme, clip_id"
+    ).rows()
+    assert seeds == [
+        (even_seed, "even look", "alice", "review", None),
+        ("no-such-clip", "odd look", "", "file", "unknown clip id"),
+        (odd_seed, "odd look", "bob", "file", None),
+    ]
+    found = store.query(
+        "SELECT theme, rank, clip_id, neighbour_of, similarity FROM finetune_expansion "
+        "ORDER BY theme, rank"
+    ).rows()
+    assert [(t, r) for t, r, *_ in found] == [("even look", i) for i in range(1, 5)] + [
+        ("odd look", i) for i in range(1, 5)
+    ]
+    for theme, _, clip_id, of, similarity in found:
+        assert look[clip_id] == theme.split()[0], "neighbours share their seed's look"
+        assert clip_id not in data.excluded, "only clips the candidate pool admits"
+        assert clip_id not in (even_seed, odd_seed)
+        assert of == (even_seed if theme == "even look" else odd_seed) and similarity > 0.7
+    assert len({c for _, _, c, *_ in found}) == len(found)
+
+    queue = store.query("SELECT clip_id, source FROM finetune_candidates ORDER BY rank").rows()
+    assert {s for _, s in queue[:8]} == {"expansion:even look", "expansion:odd look"}
+    assert {c for c, _ in queue[:8]} == {c for _, _, c, *_ in found}
+    assert {s for _, s in queue[8:]} == {"score"}
+
+    # re-running changes nothing; unmarking a seed drops its theme
+    materialize(home, ASSETS)
+    assert store.query(
+        "SELECT theme, rank, clip_id FROM finetune_expansion ORDER BY 1, 2"
+    ).rows() == [(t, r, c) for t, r, c, *_ in found]
+    reviews.mark_seed(even_seed, "alice", "even look", remove=True)
+    materialize(home, ASSETS)
+    themes = store.query("SELECT DISTINCT theme FROM finetune_expansion").rows()
+    assert themes == [("odd look",)]
+
+
+def test_no_seeds_and_a_broken_seeds_file_are_reported_not_raised(home: Path) -> None:
+    data, _ = _store(home)
+    (home / "bad.yaml").write_text("seeds: {not: a list}\n")
+    (home / "curation.yaml").write_text(f"finetune:\n  seeds_file: {home / 'bad.yaml'}\n")
+    result = materialize(home, ASSETS)
+    meta = {
+        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert meta["finetune_seeds"]["seeds"].value == 0
+    assert "expected a top-level 'seeds:' list" in str(meta["finetune_seeds"]["problems"].value)
+    assert meta["finetune_expansion"]["neighbours"].value == 0
+    assert meta["finetune_candidates"]["from_seeds"].value == 0
+    assert data.store.query("SELECT count(*) FROM finetune_candidates").item() > 0
