@@ -84,7 +84,14 @@ def embeddings(reviews: ReviewStore) -> tuple[str, list[str], np.ndarray]:
     return kind, ids, np.concatenate(chunks)
 
 
-def expand_seeds(reviews: ReviewStore, seeds: list[Seed]) -> ExpansionResult:
+def similar_clips(reviews: ReviewStore, clip_id: str, k: int = 12) -> ExpansionResult:
+    """"More like this": one clip's nearest eligible neighbours (the review page)."""
+    return expand_seeds(reviews, [Seed(clip_id, f"like:{clip_id}")], k=k, per_concept=None)
+
+
+def expand_seeds(
+    reviews: ReviewStore, seeds: list[Seed], k: int | None = None, per_concept: int | None = -1
+) -> ExpansionResult:
     """Neighbours of the seeds among the clips that pass the candidate pool's strictest limits
     (every gate, every subset stage, ``finetune.filters``)."""
     cfg = reviews.config.finetune
@@ -106,9 +113,9 @@ def expand_seeds(reviews: ReviewStore, seeds: list[Seed]) -> ExpansionResult:
         {s.clip_id: vectors[row_of[s.clip_id]] for s in seeds if s.clip_id in row_of},
         [ids[r] for r in pool_rows],
         vectors[pool_rows] if pool_rows else np.zeros((0, vectors.shape[1]), np.float32),
-        cfg.expansion_k,
+        k or cfg.expansion_k,
         mmr_lambda=cfg.expansion_mmr_lambda,
-        per_concept=cfg.expansion_per_concept,
+        per_concept=cfg.expansion_per_concept if per_concept == -1 else per_concept,
         concept_of=concept_of,
     )
     result.rows = [

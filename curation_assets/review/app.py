@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from curation_assets.config import CurationConfig, Layout, load_config
+from curation_assets.finetune_steps import similar_clips
 from curation_assets.review.previews import PreviewCache
 from curation_assets.review.store import (
     Review,
@@ -49,6 +50,7 @@ from curation_assets.selection.finetune import (
     agreement,
     latest_reviews,
 )
+from curation_assets.selection.seeds import marked_seeds
 from curation_assets.storage.access import SourceAccess, boto3_s3_client
 
 HERE = Path(__file__).parent
@@ -220,6 +222,28 @@ def create_app(
             strip=[(k, t) for k, t in enumerate(strip_times(clip["start_s"], clip["end_s"]))],
         )
 
+    @app.get("/clips/{clip_id}/similar", response_class=HTMLResponse)
+    def similar(request: Request, clip_id: str, reviewer: str | None = None, marked: int = 0):
+        clip = clip_or_404(clip_id)
+        found = similar_clips(store, clip_id)
+        marks = [
+            m
+            for m in marked_seeds(store.seed_marks().to_dicts())
+            if m.clip_id == clip_id
+        ]
+        return render(
+            request,
+            "similar.html",
+            clip=clip,
+            reviewer=reviewer_of(request, reviewer),
+            neighbours=found.rows,
+            problems=found.expansion.problems,
+            embedding=found.embedding,
+            pool=found.pool,
+            seeded=marks,
+            marked=marked,
+        )
+
     @app.get("/favicon.ico")
     def favicon():
         return Response(status_code=204)
@@ -269,6 +293,26 @@ def create_app(
             return _redirect(
                 "/next", reviewer=review.reviewer, after=clip_id, remember=review.reviewer
             )
+
+    if not read_only:
+
+        @app.post("/clips/{clip_id}/seed")
+        async def mark_seed(request: Request, clip_id: str, csrf: str = Form("")):
+            if not hmac.compare_digest(csrf, csrf_token(request.state.session)):
+                raise HTTPException(403, "missing or invalid CSRF token; reload the page")
+            clip = clip_or_404(clip_id)
+            form = await request.form()
+            name = str(form.get("reviewer") or "")
+            try:
+                store.mark_seed(
+                    clip_id,
+                    name,
+                    str(form.get("theme") or ""),
+                    remove=form.get("action") == "unseed",
+                )
+            except ReviewError as exc:
+                return render(request, "error.html", status=400, message=str(exc), clip=clip)
+            return _redirect(f"/clips/{clip_id}/similar", reviewer=name, marked=1, remember=name)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):

@@ -111,3 +111,42 @@ def test_no_seeds_and_a_broken_seeds_file_are_reported_not_raised(home: Path) ->
     assert meta["finetune_expansion"]["neighbours"].value == 0
     assert meta["finetune_candidates"]["from_seeds"].value == 0
     assert data.store.query("SELECT count(*) FROM finetune_candidates").item() > 0
+
+
+def test_more_like_this_page_and_seed_marking_over_http(home: Path) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from curation_assets.review.app import create_app
+
+    data, _ = _store(home)
+    look = _vectors(data)
+    materialize(home, ASSETS)
+    client = TestClient(create_app(data.layout), follow_redirects=False)
+    clip_id = data.clip_ids[2]
+    page = client.get(f"/clips/{clip_id}", params={"reviewer": "ann"})
+    assert f'href="/clips/{clip_id}/similar?reviewer=ann"' in page.text
+    similar = client.get(f"/clips/{clip_id}/similar", params={"reviewer": "ann"})
+    assert similar.status_code == 200
+    shown = re.findall(r'class="neighbour" data-clip-id="([^"]+)"', similar.text)
+    sims = [float(x) for x in re.findall(r'class="similarity">([0-9.]+)<', similar.text)]
+    # the same look first (the pool holds ~9 of them), the other look only after
+    same = [look[c] == look[clip_id] for c in shown]
+    assert len(shown) == 12 and all(same[:6]) and same == sorted(same, reverse=True)
+    assert clip_id not in shown and not set(shown) & set(data.excluded)
+    assert sims[0] >= sims[5] > 0.7
+    csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', similar.text).group(1)
+    form = {"csrf": csrf, "reviewer": "ann", "theme": "pans", "action": "seed"}
+    assert client.post(f"/clips/{clip_id}/seed", data={**form, "csrf": "0" * 64}).status_code == 403
+    posted = client.post(f"/clips/{clip_id}/seed", data=form)
+    assert posted.status_code == 303 and "marked=1" in posted.headers["location"]
+    after = client.get(f"/clips/{clip_id}/similar", params={"reviewer": "ann", "marked": 1})
+    assert 'id="seed-saved"' in after.text and "<b>pans</b> (by ann)" in after.text
+    materialize(home, ASSETS)
+    queued = data.store.query(
+        "SELECT clip_id FROM finetune_candidates WHERE source = 'expansion:pans' ORDER BY rank"
+    )["clip_id"].to_list()
+    assert len(queued) >= 6 and all(look[c] == look[clip_id] for c in queued[:6])
+    read_only = TestClient(create_app(data.layout, read_only=True), follow_redirects=False)
+    assert read_only.post(f"/clips/{clip_id}/seed", data=form).status_code in (404, 405)
