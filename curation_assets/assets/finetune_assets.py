@@ -11,6 +11,8 @@ from curation_assets.finetune_steps import expand_seeds, update_seeds
 from curation_assets.resources import CurationResource
 from curation_assets.review.export import export_finetune_set
 from curation_assets.review.store import ReviewStore
+from curation_assets.selection.agreement import review_agreement
+from curation_assets.selection.finetune import latest_reviews
 from curation_assets.storage.access import SourceAccess
 
 WRITER_PARTITION = "all"
@@ -155,9 +157,17 @@ def finetune_set(context: dg.AssetExecutionContext, curation: CurationResource):
         sources=SourceAccess(curation.s3_client),
     )
     seconds = float(members["duration_s"].sum()) if members.height else 0.0
+    agree = review_agreement(latest_reviews(reviews.reviews()).to_dicts())
     return dg.MaterializeResult(
         metadata={
             "clips": members.height,
+            "agreement_alpha": dg.MetadataValue.json(
+                {"decision": agree["alpha_decision"], **agree["alpha"]}
+            ),
+            "clips_reviewed_twice": agree["clips_with_two_or_more"],
+            "second_look": dg.MetadataValue.md(
+                _table(agree["second_look"], ["clip_id", "reviewers", "decisions", "wide_ratings"])
+            ),
             "seconds": round(seconds, 2),
             "captions_edited": int(members["caption_edited"].sum()) if members.height else 0,
             "reviews": reviews.reviews().height,
