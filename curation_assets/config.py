@@ -235,6 +235,10 @@ class FinetuneConfig(_Section):
     expansion_k: int = Field(20, ge=1)  # neighbours per theme (a seed without theme: its own)
     expansion_mmr_lambda: float = Field(0.7, ge=0.0, le=1.0)  # 1: nearest only; lower: varied
     expansion_per_concept: int | None = Field(None, ge=1)  # at most this many of one concept
+    # finetune_variants: K seeded, stratified subsets of the set, to train K models to average
+    variants: int = Field(3, ge=0)
+    variant_fraction: float = Field(0.8, gt=0.0, le=1.0)
+    variant_seed: int = 0
 
     @model_validator(mode="after")
     def _known(self) -> FinetuneConfig:

@@ -5,7 +5,12 @@ import dagster as dg
 from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
 from curation_assets.assets.checks import ASSET_CHECKS
 from curation_assets.assets.filter_checks import FILTER_CHECKS
-from curation_assets.assets.finetune_assets import FINETUNE_ASSETS, FINETUNE_CHECKS, finetune_set
+from curation_assets.assets.finetune_assets import (
+    FINETUNE_ASSETS,
+    FINETUNE_CHECKS,
+    finetune_set,
+    finetune_variants,
+)
 from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
 from curation_assets.assets.per_shard import (
     PER_SHARD_GROUP,
@@ -66,8 +71,9 @@ global_automation = dg.AutomationConditionSensorDefinition(
 # Reviews landing from `curate review` re-materialize the fine-tune set (reviews_sensor).
 finetune_job = dg.define_asset_job(
     "finetune_job",
-    selection=dg.AssetSelection.assets(finetune_set),
-    description="The human-reviewed fine-tune set, rebuilt from the stored reviews.",
+    selection=dg.AssetSelection.assets(finetune_set, finetune_variants),
+    description="The human-reviewed fine-tune set, rebuilt from the stored reviews, and its "
+    "seeded variants.",
 )
 
 defs = dg.Definitions(

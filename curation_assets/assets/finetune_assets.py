@@ -1,6 +1,7 @@
 """Fine-tune workflow assets: the candidate pool reviewers see, and the set they accepted."""
 
 import json
+import shutil
 
 import dagster as dg
 import polars as pl
@@ -13,6 +14,7 @@ from curation_assets.review.export import export_finetune_set
 from curation_assets.review.store import ReviewStore
 from curation_assets.selection.agreement import review_agreement
 from curation_assets.selection.finetune import latest_reviews
+from curation_assets.selection.variants import variant_members
 from curation_assets.storage.access import SourceAccess
 
 WRITER_PARTITION = "all"
@@ -183,6 +185,61 @@ def finetune_set(context: dg.AssetExecutionContext, curation: CurationResource):
     )
 
 
+@dg.asset(
+    group_name=GLOBAL_GROUP,
+    deps=[finetune_set],
+    kinds={"duckdb"},
+    description="K seeded variants of the fine-tune set (finetune.variants, variant_fraction, "
+    "stratified by seed theme, else concept), to fine-tune several models and average them; "
+    "each exported to exports/finetune_variants/variant_<i>/ (manifest + WebDataset shards).",
+)
+def finetune_variants(context: dg.AssetExecutionContext, curation: CurationResource):
+    reviews = _review_store(curation)
+    cfg = reviews.config.finetune
+    members = reviews.lineage.query("SELECT * FROM finetune_set ORDER BY clip_id")
+    strata = dict(
+        reviews.lineage.query(
+            "SELECT c.clip_id, coalesce(any_value(e.theme), any_value(l.label), '') FROM "
+            "finetune_set c LEFT JOIN finetune_expansion e USING (clip_id) LEFT JOIN clip_labels "
+            "l ON l.clip_id = c.clip_id AND l.kind = 'concept' GROUP BY c.clip_id",
+            tables=["finetune_set", "finetune_expansion", "clip_labels"],
+        ).rows()
+    )
+    rows = variant_members(
+        members["clip_id"].to_list(), strata, cfg.variants, cfg.variant_fraction, cfg.variant_seed
+    )
+    table = [{"variant": v, "clip_id": c, "stratum": strata.get(c, "")} for v, c in rows]
+    reviews.lineage.replace("finetune_variants", WRITER_PARTITION, {"finetune_variants": table})
+    reviews.lineage.ensure_catalog()
+    root = curation.layout.exports / "finetune_variants"
+    exported, failed = {}, []
+    for v in range(cfg.variants):
+        chosen = {c for variant, c in rows if variant == v}
+        report = export_finetune_set(
+            reviews.lineage,
+            members.filter(pl.col("clip_id").is_in(sorted(chosen))),
+            root / f"variant_{v:02d}",
+            write_media=cfg.export_media,
+            sources=SourceAccess(curation.s3_client),
+        )
+        exported[f"variant_{v:02d}"] = report.ok
+        failed += [
+            {"variant": v, "clip_id": f.clip_id, "reason": str(f.reason)} for f in report.failed
+        ]
+    for stale in sorted(root.glob("variant_*")) if root.is_dir() else []:
+        if stale.name not in exported:
+            shutil.rmtree(stale)  # fewer variants than last time
+    return dg.MaterializeResult(
+        metadata={
+            "variants": cfg.variants,
+            "set_clips": members.height,
+            "clips_per_variant": dg.MetadataValue.json(exported),
+            "export": dg.MetadataValue.path(str(root)),
+            "export_failed": dg.MetadataValue.json(failed),
+        }
+    )
+
+
 def _table(rows: list[dict], cols: list[str]) -> str:
     if not rows:
         return "(none)"
@@ -253,5 +310,11 @@ def finetune_set_valid(curation: CurationResource) -> dg.AssetCheckResult:
     )
 
 
-FINETUNE_ASSETS = [finetune_seeds, finetune_expansion, finetune_candidates, finetune_set]
+FINETUNE_ASSETS = [
+    finetune_seeds,
+    finetune_expansion,
+    finetune_candidates,
+    finetune_set,
+    finetune_variants,
+]
 FINETUNE_CHECKS = [finetune_candidates_valid, finetune_set_valid]

@@ -197,6 +197,12 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "rank": I,
         "embedding": S,
     },
+    # finetune_variants: which accepted clips each seeded variant holds.
+    "finetune_variants": {
+        "variant": I,
+        "clip_id": S,
+        "stratum": S,
+    },
 }
 
 
