@@ -162,6 +162,13 @@ def create_app(
             mine = [r for r in rows if r["reviewer"] == name]
             cand["mine"] = mine[0]["decision"] if mine else None
         left = sum(1 for c in candidates if c["mine"] is None)
+        themes: dict[str, dict[str, int]] = {}  # seed theme -> its neighbours' review progress
+        for cand in candidates:
+            source = cand.get("source") or "score"
+            if source.startswith("expansion:"):
+                t = themes.setdefault(source.split(":", 1)[1], {"queued": 0, "reviewed": 0})
+                t["queued"] += 1
+                t["reviewed"] += cand["clip_id"] in by_clip
         bad_name = reviewer is not None and name is None
         return render(
             request,
@@ -169,6 +176,7 @@ def create_app(
             candidates=candidates,
             reviewer=name,
             left=left,
+            themes=themes,
             done=done,
             error="invalid reviewer name" if bad_name else None,
         )

@@ -3,6 +3,7 @@ in a seeds file, their neighbours in stored embeddings, the review queue opening
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,49 @@ def test_more_like_this_page_and_seed_marking_over_http(home: Path) -> None:
     assert len(queued) >= 6 and all(look[c] == look[clip_id] for c in queued[:6])
     read_only = TestClient(create_app(data.layout, read_only=True), follow_redirects=False)
     assert read_only.post(f"/clips/{clip_id}/seed", data=form).status_code in (404, 405)
+
+
+def test_the_queue_shows_progress_per_seed_theme_and_a_dropped_seed_uses_its_kept_copy(
+    home: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from curation_assets.review.app import create_app
+    from curation_assets.review.store import Review
+
+    data, reviews = _store(home)
+    _vectors(data)
+    dropped = next(c for c, why in data.excluded.items() if why == "failed_near_duplicate")
+    kept = data.clip_ids[8]
+    group = [
+        {"clip_id": c, "kind": "duplicate_group", "label": "g1", "scorer": "near_duplicates"}
+        for c in (dropped, kept)
+    ]
+    data.store.replace(
+        "dup", SHARD,
+        {"clip_labels": group, "decisions": [
+            {"clip_id": kept, "stage": "near_duplicates", "filter": "near_duplicate",
+             "passed": True, "reason": "representative of its group", "shard": SHARD}]},
+    )  # fmt: skip
+    reviews.mark_seed(data.clip_ids[0], "ann", "first look")
+    reviews.mark_seed(dropped, "ann", "copy look")
+    materialize(home, ASSETS)
+    problem = data.store.query(
+        "SELECT problem FROM finetune_seeds WHERE clip_id = ?", [dropped]
+    ).item()
+    assert problem == f"dropped as a near duplicate of {kept}: expanded from {kept} instead"
+    sources = data.store.query(
+        "SELECT DISTINCT neighbour_of FROM finetune_expansion WHERE theme = 'copy look'"
+    ).rows()
+    assert sources == [(kept,)]
+    queued = data.store.query(
+        "SELECT clip_id FROM finetune_candidates WHERE source = 'expansion:first look' "
+        "ORDER BY rank"
+    )["clip_id"].to_list()
+    assert queued
+    reviews.add(Review(queued[0], "bob", "reject", None, None, None, {}), reviews.clip(queued[0]))
+    page = TestClient(create_app(data.layout)).get("/", params={"reviewer": "ann"})
+    row = re.search(r'data-theme="first look"><td>first look</td><td>(\d+)</td>'
+                    r'<td class="reviewed">(\d+)</td>', page.text)  # fmt: skip
+    assert row and int(row.group(1)) == len(queued) and int(row.group(2)) == 1
+    assert "seed: first look" in page.text
