@@ -9,7 +9,9 @@ Then, in one run, it times
 
   bare        threaded PyAV decode, frames dropped        (the physical floor)
   scenedetect ``scenedetect.detect(path, ContentDetector())``  (what a stock pipeline pays)
-  single_pass this project's pass, default CurationConfig (its detectors + samples)
+  single_pass this project's pass, default CurationConfig (its detectors + samples + the
+              gradual-transition thumbnails and tests, ``media/transitions.py``)
+  no transitions  the same pass with ``shots.transitions: false`` (what transitions cost)
 
 and prints the median fps of ``--repeat`` runs and the cost ratio bare_fps / fps.
 docs/architecture.md "Performance notes"; issue 19: single_pass <= 1.1x (median of paired rounds).
@@ -109,6 +111,11 @@ def project_pass(path: Path) -> int:
     return result.frames
 
 
+def project_pass_no_transitions(path: Path) -> int:
+    cfg = CurationConfig.model_validate({"shots": {"transitions": False}})
+    return single_pass(path, cfg.shots, cfg.samples).frames
+
+
 def _cpu_s() -> float:
     """CPU seconds of this process, all threads (FFmpeg's decoder threads included)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -126,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "bare PyAV decode": bare_decode,
         "scenedetect.detect": scenedetect_detect,
         "single_pass (default cfg)": project_pass,
+        "single_pass, no transitions": project_pass_no_transitions,
     }
     fps: dict[str, list[float]] = {name: [] for name in cases}
     cpu_ms: dict[str, list[float]] = {name: [] for name in cases}
@@ -173,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"single_pass: cuts {'exact' if result.cuts == spec.cut_frames else 'WRONG'} "
         f"({len(result.cuts)} found, {len(spec.cut_frames)} true); "
-        f"{len(result.samples.rgb)} rgb and {len(result.samples.grey)} grey samples"
+        f"{len(result.samples.rgb)} rgb and {len(result.samples.grey)} grey samples; "
+        f"{len(result.transitions)} gradual transition(s) (the video has none)"
     )
     return 0
 

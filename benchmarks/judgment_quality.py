@@ -12,11 +12,14 @@ and the families' filter rules from curation.yaml. It prints precision and recal
 
 - hard cut: a detected cut within +-1 frame of a true one (one to one); a detected cut at a
   gradual transition (within +-1 frame of its span) is counted there, not as a false cut;
-- gradual transition: the pipeline has no transition detector, so recall is 0 by definition;
-  reported: how many transitions a cut fires at anyway, how many are cut in their middle and how
-  many leave mixed frames inside a planned clip;
-- watermark / logo: no detector either; ``text_area`` above the ``text_overlay`` limit is the
-  only proxy (the visual_filter gate and, for reference, the stricter fine-tune gate);
+- gradual transition: the pass's transitions (``media/transitions.py``) against the truth, one
+  to one, a match when the spans overlap by IoU >= 0.5 (any kind; the kind is reported apart);
+  also: cuts left in a transition's middle, and planned clips holding any true transition frame;
+- watermark / logo: the visual_filter ``watermark`` rule failing (``watermark_confidence`` of
+  ``signals/watermark.py`` above its limit); per mark the confidence and the IoU of the found box
+  with the true one; false alarms split into the clean copies, the scene sign, letterbox and
+  static-camera scenery. For reference, ``text_area`` above the ``text_overlay`` limits (the old
+  proxy: the visual_filter gate and the stricter fine-tune gate);
 - has_human: the ``has_human`` label (offline people detector without CLIP weights): a ``yes``
   is a positive; ``unknown`` (the detectors could not settle) and ``no`` are not, and the wrong
   ``no`` labels (a confident miss) are counted apart;
@@ -58,12 +61,15 @@ class Result:
     failed: set[str]  # filter names whose rule failed (the clip would be rejected)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    transitions: list = field(default_factory=list)  # detected (media/transitions.Transition)
 
 
 def analyse(case: KitCase, cfg: CurationConfig, analyzers: dict, rules: dict) -> Result:
     started = time.perf_counter()
     probe, passed, stored = decode_file(case.path, cfg)
-    plans = plan_clips(passed.frame_times, passed.end_s, passed.cuts, cfg.clips, passed.gaps)
+    plans = plan_clips(
+        passed.frame_times, passed.end_s, passed.cuts, cfg.clips, passed.gaps, passed.transitions
+    )
     windows = [(w.start_frame, w.end_frame) for plan in plans for w in plan.clips]
     video = {"width": probe.width, "height": probe.height, "fps": probe.fps}
     clip = {
@@ -100,6 +106,7 @@ def analyse(case: KitCase, cfg: CurationConfig, analyzers: dict, rules: dict) ->
         failed,
         errors,
         time.perf_counter() - started,
+        list(passed.transitions),
     )
 
 
@@ -149,11 +156,47 @@ def match_cuts(result: Result) -> tuple[int, int, int, int]:
     return tp, len(free) - len(at_transition), len(result.truth.cuts) - tp, len(at_transition)
 
 
+def match_transitions(result: Result) -> tuple[int, int, int, int]:
+    """(true positives, false positives, missed, kind right) of one case: one to one, a match
+    when the detected and true spans overlap by IoU >= 0.5."""
+    free = list(result.transitions)
+    tp = right = 0
+    for t in result.truth.transitions:
+
+        def iou(d, t=t) -> float:
+            inter = min(d.end, t.end) - max(d.start, t.start)
+            return max(0, inter) / (max(d.end, t.end) - min(d.start, t.start))
+
+        near = [d for d in free if iou(d) >= 0.5]
+        if near:
+            best = max(near, key=iou)
+            free.remove(best)
+            tp += 1
+            right += best.kind == t.kind
+    return tp, len(free), len(result.truth.transitions) - tp, right
+
+
 def row(name: str, signal: str, cases: int, c: Counts, note: str = "") -> str:
     return (
         f"{name:<20} {signal:<44} {cases:>5} {c.tp + c.fn:>4} {c.tp:>4} {c.fp:>4} {c.fn:>4} "
         f"{c.precision:>6} {c.recall:>6}  {note}"
     )
+
+
+# The kit's cases that show, unmarked, the footage a watermark case marks (same frames).
+WATERMARK_CLEAN_COPIES = ("nopeople_bunny", "people_carphone", "cuts_bikes")
+
+
+def _mark_iou(r: Result, mark) -> float:
+    """IoU of the found watermark box (fractions of the frame) with a true mark's box (px)."""
+    w, h = r.truth.width, r.truth.height
+    fx, fy = r.scores.get("watermark_x", 0.0) * w, r.scores.get("watermark_y", 0.0) * h
+    fw, fh = r.scores.get("watermark_w", 0.0) * w, r.scores.get("watermark_h", 0.0) * h
+    x, y, bw, bh = mark.box
+    ix = max(0.0, min(x + bw, fx + fw) - max(x, fx))
+    iy = max(0.0, min(y + bh, fy + fh) - max(y, fy))
+    union = bw * bh + fw * fh - ix * iy
+    return ix * iy / union if union > 0 else 0.0
 
 
 def report(results: list[Result], cfg: CurationConfig) -> None:
@@ -188,28 +231,39 @@ def report(results: list[Result], cfg: CurationConfig) -> None:
     )
 
     transitions = [(r, t) for r in results for t in r.truth.transitions]
-    fired = split = kept = 0
+    split = kept = 0
     by_kind: Counter[str] = Counter()
     kept_kind: Counter[str] = Counter()
     for r, t in transitions:
         by_kind[t.kind] += 1
-        fired += any(t.start - 1 <= d <= t.end + 1 for d in r.cuts)
         split += any(t.start < d < t.end for d in r.cuts)
         inside = any(a < t.end and t.start < b for a, b in r.windows)
         kept += inside
         kept_kind[t.kind] += inside
-    trans = Counts(fn=len(transitions))
+    trans, kinds_right = Counts(), 0
+    for r in results:
+        tp, fp, fn, right = match_transitions(r)
+        trans.tp, trans.fp, trans.fn = trans.tp + tp, trans.fp + fp, trans.fn + fn
+        kinds_right += right
     print(
         row(
             "gradual transition",
-            "none: no transition detector",
-            len({r.truth.case_id for r, _ in transitions}),
+            "single_pass transitions (IoU >= 0.5)",
+            len(results),
             trans,
-            f"a cut fired at {fired}/{len(transitions)}, mid-transition {split}, "
-            f"mixed frames kept in a clip {kept}",
+            f"kind right {kinds_right}/{trans.tp}, cut mid-transition {split}, "
+            f"clips overlapping one {kept}",
         )
     )
 
+    wm_rule = visual.get("watermark", {}).get("watermark_confidence", {}).get("max")
+    if wm_rule is not None:
+        wm = Counts()
+        for r in results:
+            wm.add(r.truth.has_watermark, "watermark" in r.failed)
+        print(
+            row("watermark / logo", f"watermark rule: confidence > {wm_rule:g}", len(results), wm)
+        )
     for limit, gate in ((text_limit, "visual_filter"), (finetune_limit, "finetune")):
         if limit is None:
             continue
@@ -218,11 +272,11 @@ def report(results: list[Result], cfg: CurationConfig) -> None:
             wm.add(r.truth.has_watermark, r.scores.get("text_area", 0.0) > limit)
         print(
             row(
-                "watermark / logo",
-                f"PROXY text_area > {limit:g} ({gate} gate)",
+                "watermark (old proxy)",
+                f"text_area > {limit:g} ({gate} gate)",
                 len(results),
                 wm,
-                "no watermark detector",
+                "for reference",
             )
         )
 
@@ -260,22 +314,56 @@ def report(results: list[Result], cfg: CurationConfig) -> None:
         f"{'camera class':<20} {'camera_motion label':<44} {len(camera):>5} "
         f"accuracy {right}/{len(camera)} = {right / max(1, len(camera)):.2f}"
     )
+    fixed = [r for r in camera if r.truth.camera == "static" and r.truth.subject_motion]
+    fixed_right = sum(r.labels.get("camera_motion") == "static" for r in fixed)
+    print(
+        f"{'  fixed + subject':<20} {'static camera, subject moving':<44} {len(fixed):>5} "
+        f"accuracy {fixed_right}/{len(fixed)} = {fixed_right / max(1, len(fixed)):.2f}"
+    )
     print("-" * 118)
 
     # -- breakdowns ----------------------------------------------------------------------------
-    print("\ntransitions by kind (mixed frames kept in a clip / total):")
+    print("\ntransitions by kind (clips overlapping one / total):")
     print("  " + ", ".join(f"{k} {kept_kind[k]}/{n}" for k, n in sorted(by_kind.items())))
+    for r in results:
+        if r.truth.transitions or r.transitions:
+            true = ", ".join(f"{t.kind} {t.start}-{t.end}" for t in r.truth.transitions) or "-"
+            found = ", ".join(
+                f"{d.kind} {d.start}-{d.end} ({d.confidence:.2f})" for d in r.transitions
+            )
+            print(f"  {r.truth.case_id:<42} true {true:<28} found {found or '-'}")
 
-    print(f"\nwatermarks: text_area per mark (visual_filter limit {text_limit:g}):")
+    print(
+        f"\nwatermarks: per mark, watermark_confidence (limit {wm_rule}), IoU of the found box "
+        f"with the true one, text_area (visual_filter limit {text_limit:g}):"
+    )
     for r in results:
         for mark in r.truth.watermarks:
             area = mark.box[2] * mark.box[3] / (r.truth.width * r.truth.height)
             print(
                 f"  {r.truth.case_id:<42} {mark.kind:<6} {mark.placement:<6} alpha "
-                f"{mark.alpha:.2f} covers {area:.3f} of the frame -> text_area "
-                f"{r.scores.get('text_area', float('nan')):.4f}"
+                f"{mark.alpha:.2f} covers {area:.3f} -> confidence "
+                f"{r.scores.get('watermark_confidence', float('nan')):.3f} IoU "
+                f"{_mark_iou(r, mark):.2f}, text_area {r.scores.get('text_area', float('nan')):.4f}"
             )
     negatives = [r for r in results if not r.truth.has_watermark]
+    kinds = {
+        "clean copies": lambda r: r.truth.case_id in WATERMARK_CLEAN_COPIES,
+        "scene sign": lambda r: "sign" in r.truth.case_id,
+        "letterbox": lambda r: r.truth.letterbox,
+        "static camera": lambda r: r.truth.camera == "static",
+        "any other": lambda r: True,
+    }
+    for kind, member in kinds.items():
+        cases = [r for r in negatives if member(r)]
+        over = [r.truth.case_id for r in cases if "watermark" in r.failed]
+        top = max(cases, key=lambda r: r.scores.get("watermark_confidence", 0.0), default=None)
+        top_text = (
+            f"highest {top.scores.get('watermark_confidence', 0.0):.3f} ({top.truth.case_id})"
+            if top
+            else ""
+        )
+        print(f"  watermark rule on {kind}: {len(over)}/{len(cases)} fire {over} {top_text}")
     for limit in (text_limit, finetune_limit):
         if limit is None:
             continue
@@ -307,8 +395,21 @@ def report(results: list[Result], cfg: CurationConfig) -> None:
     for (truth, said), n in sorted(pairs.items()):
         mark = "  ok" if truth == said else "  !!"
         print(f"{mark} {truth:<10} -> {said:<10} {n}")
+    print("\nsubject_motion (share of the grid moving on its own) by subject truth:")
+    for flag in (True, False):
+        values = [
+            r.scores.get("subject_motion", float("nan"))
+            for r in results
+            if r.truth.subject_motion is flag
+        ]
+        if values:
+            print(
+                f"  subject {'moves' if flag else 'still':<6} {len(values):>3} cases: "
+                f"min {min(values):.3f} median {sorted(values)[len(values) // 2]:.3f} "
+                f"max {max(values):.3f}"
+            )
 
-    print("\nshake / slideshow decisions (score: shake RMS fw, slideshow fraction):")
+    print("\nshake / slideshow decisions (score: shake RMS fw, slideshow score):")
     for r in results:
         t = r.truth
         if t.shake or t.slideshow or ({"jitter", "slideshow"} & r.failed):
@@ -317,6 +418,18 @@ def report(results: list[Result], cfg: CurationConfig) -> None:
                 f" | shake {r.scores.get('shake', 0):.4f} slideshow "
                 f"{r.scores.get('slideshow', 0):.2f} -> flagged "
                 f"{sorted({'jitter', 'slideshow'} & r.failed) or '-'}"
+            )
+    for label, flag in (("continuous (slideshow=n)", False), ("slideshows (slideshow=y)", True)):
+        group = sorted(
+            (r for r in results if r.truth.slideshow is flag),
+            key=lambda r: r.scores.get("slideshow", 0.0),
+        )
+        if group:
+            low, high = group[0], group[-1]
+            print(
+                f"  slideshow score, {label}: {len(group)} cases, min "
+                f"{low.scores.get('slideshow', 0):.2f} ({low.truth.case_id}), max "
+                f"{high.scores.get('slideshow', 0):.2f} ({high.truth.case_id})"
             )
     errors = [(r.truth.case_id, e) for r in results for e in r.errors]
     if errors:

@@ -53,6 +53,10 @@ class ShotsConfig(_Section):
     # is reported as damage and the frames after it dropped, with frame threads it is not, so the
     # lineage of a truncated upload depended on the machine's core count.
     decode_threads: int = Field(3, ge=0)
+    # Gradual transitions (dissolves, fades, wipes) found in the same pass (media/transitions.py):
+    # no clip keeps any of their frames. Longest looked for, in seconds (each side of a fade).
+    transitions: bool = True
+    transition_max_s: float = Field(2.0, gt=0)
 
 
 class ClipsConfig(_Section):
@@ -61,6 +65,9 @@ class ClipsConfig(_Section):
     trim_after_cut_s: float = Field(0.25, ge=0)
     trim_before_cut_s: float = Field(0.0, ge=0)
     max_clips_per_shot: int = Field(2, ge=1)
+    # frames kept out of clips on each side of a gradual transition (its detected span is exact
+    # to a frame or two); replaces the trims above next to a transition
+    transition_margin_s: float = Field(0.08, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> ClipsConfig:

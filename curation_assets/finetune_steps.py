@@ -85,7 +85,7 @@ def embeddings(reviews: ReviewStore) -> tuple[str, list[str], np.ndarray]:
 
 
 def similar_clips(reviews: ReviewStore, clip_id: str, k: int = 12) -> ExpansionResult:
-    """"More like this": one clip's nearest eligible neighbours (the review page)."""
+    """ "More like this": one clip's nearest eligible neighbours (the review page)."""
     return expand_seeds(reviews, [Seed(clip_id, f"like:{clip_id}")], k=k, per_concept=None)
 
 

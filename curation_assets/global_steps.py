@@ -17,7 +17,12 @@ import polars as pl
 
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.selection.concepts import cluster, resampling_weights
-from curation_assets.selection.dedup import DedupSettings, DuplicateIndex, duplicate_groups
+from curation_assets.selection.dedup import (
+    VISUAL_FAULTS,
+    DedupSettings,
+    DuplicateIndex,
+    duplicate_groups,
+)
 from curation_assets.signals.runner import load_vectors
 from curation_assets.storage.files import atomic_write_bytes
 from curation_assets.vocabulary import Content, Stage
@@ -136,21 +141,27 @@ def _update_duplicates(layout: Layout, store, cfg: CurationConfig) -> DedupResul
     result.clips_indexed = index.num_clips
     result.embedding_search = index.embedding_search
 
+    faults = ", ".join(f"'{f}'" for f in VISUAL_FAULTS)
     meta = store.query(
+        "WITH q AS ("
+        " SELECT clip_id, coalesce(max(value) FILTER (WHERE signal = 'aesthetic'),"
+        "  max(value) FILTER (WHERE signal = 'technical_quality')) AS quality FROM scores"
+        " WHERE signal IN ('aesthetic', 'technical_quality') GROUP BY clip_id), "
+        "f AS ("
+        " SELECT clip_id, list(DISTINCT filter ORDER BY filter) AS failed_visual FROM decisions"
+        f" WHERE stage = 'visual_filter' AND passed = false AND filter IN ({faults})"
+        " GROUP BY clip_id) "
         "SELECT c.clip_id, c.shard, c.duration_s, least(v.width, v.height) AS short_side_px, "
-        "coalesce(max(CASE WHEN s.signal = 'aesthetic' THEN s.value END), "
-        "         max(CASE WHEN s.signal = 'technical_quality' THEN s.value END)) AS quality "
+        "q.quality, coalesce(f.failed_visual, []::VARCHAR[]) AS failed_visual "
         "FROM clips c JOIN videos v USING (video_id) "
-        "LEFT JOIN scores s ON s.clip_id = c.clip_id "
-        "AND s.signal IN ('aesthetic', 'technical_quality') "
-        "GROUP BY c.clip_id, c.shard, c.duration_s, v.width, v.height"
+        "LEFT JOIN q ON q.clip_id = c.clip_id LEFT JOIN f ON f.clip_id = c.clip_id"
     )
     edges = index.edges.filter(
         pl.col("clip_a").is_in(meta["clip_id"].implode())
         & pl.col("clip_b").is_in(meta["clip_id"].implode())
     )
     groups = duplicate_groups(
-        edges, meta.select("clip_id", "duration_s", "short_side_px", "quality")
+        edges, meta.select("clip_id", "duration_s", "short_side_px", "quality", "failed_visual")
     )
     result.groups = groups
     shard_of = dict(zip(meta["clip_id"], meta["shard"], strict=True))
@@ -185,7 +196,7 @@ def _update_duplicates(layout: Layout, store, cfg: CurationConfig) -> DedupResul
                 "threshold": threshold,
                 "reason": "representative of its group"
                 if row["is_representative"]
-                else f"{Content.NEAR_DUPLICATE.value} of {rep}",
+                else f"{Content.NEAR_DUPLICATE.value} of {rep}, kept for {row['kept_because']}",
             }
         )
     return result

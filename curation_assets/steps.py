@@ -114,6 +114,7 @@ class ClipRows:
     shots: list[dict] = field(default_factory=list)
     clips: list[dict] = field(default_factory=list)
     decisions: list[dict] = field(default_factory=list)
+    transitions: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,14 @@ def _analyse(job: _PassJob) -> dict:
     result = single_pass(job.path, job.cfg.shots, job.cfg.samples, job.rotation)
     if result.frames:
         save_samples(Path(job.samples_path), result, job.cfg.samples.rgb_jpeg_quality)
-    plans = plan_clips(result.frame_times, result.end_s, result.cuts, job.cfg.clips, result.gaps)
+    plans = plan_clips(
+        result.frame_times,
+        result.end_s,
+        result.cuts,
+        job.cfg.clips,
+        result.gaps,
+        result.transitions,
+    )
     return {"result": result, "plans": plans}
 
 
@@ -196,6 +204,7 @@ def clip_shard(
     rows.shots.sort(key=lambda r: (r["video_id"], r["shot_index"]))
     rows.clips.sort(key=lambda r: r["clip_id"])
     rows.decisions.sort(key=lambda r: r["clip_id"])
+    rows.transitions.sort(key=lambda r: (r["video_id"], r["transition_index"]))
     return rows
 
 
@@ -218,6 +227,23 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
         return
     result, plans = outcome["result"], outcome["plans"]
     clip_count, clip_seconds = 0, 0.0
+    times = list(result.frame_times) + [result.end_s]
+    spans = {}
+    for k, t in enumerate(result.transitions):
+        start_s, end_s = round(float(times[t.start]), 6), round(float(times[t.end]), 6)
+        spans[k] = f"{t.kind} {start_s:.2f}-{end_s:.2f} s"
+        rows.transitions.append(
+            {
+                **base,
+                "transition_index": k,
+                "start_frame": t.start,
+                "end_frame": t.end,
+                "start_s": start_s,
+                "end_s": end_s,
+                "kind": t.kind,
+                "confidence": t.confidence,
+            }
+        )
     for plan in plans:
         rows.shots.append(
             {
@@ -230,7 +256,15 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
                 "clips": len(plan.clips),
                 "reason": plan.reason.value if plan.reason else None,
                 "detail": plan.detail,
+                "after_transition": plan.after_transition,
+                "before_transition": plan.before_transition,
             }
+        )
+        # the transitions that bound this shot, named in each clip's shot_clips decision
+        bounded = "".join(
+            f", {side} {spans[k]}"
+            for side, k in (("after", plan.after_transition), ("before", plan.before_transition))
+            if k is not None
         )
         for window in plan.clips:
             cid = clip_id(job.video_id, window.start_s, window.end_s)
@@ -256,7 +290,7 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
                     "passed": True,
                     "value": duration,
                     "threshold": f"{cfg.clips.min_s:g}-{cfg.clips.max_s:g} s",
-                    "reason": f"single shot {plan.index}, {plan.detail}",
+                    "reason": f"single shot {plan.index}{bounded}, {plan.detail}",
                 }
             )
             clip_count += 1
@@ -276,6 +310,7 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
             "clip_s": round(clip_seconds, 6),
             "decode_fps": round(result.frames / result.elapsed_s, 1) if result.elapsed_s else None,
             "samples_path": job.samples_path if result.frames else None,
+            "transitions": len(result.transitions),
         }
     )
 

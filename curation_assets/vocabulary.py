@@ -31,6 +31,7 @@ class Clipping(StrEnum):
     SHOT_TOO_SHORT = "shot_too_short"
     WINDOW_NOT_KEPT = "window_not_kept"  # long shot: window beyond max_clips_per_shot
     DECODE_FAILED = "decode_failed"
+    TRANSITION = "transition"  # a gradual transition's frames (dissolve, fade, wipe): no clip
 
 
 class Visual(StrEnum):
@@ -38,6 +39,7 @@ class Visual(StrEnum):
     ASPECT_RATIO = "aspect_ratio"
     BORDERS = "borders"
     TEXT_OVERLAY = "text_overlay"
+    WATERMARK = "watermark"  # a logo / watermark fixed in the frame (signals/watermark.py)
     SHARPNESS = "sharpness"
     EXPOSURE = "exposure"
     AESTHETIC = "aesthetic"
@@ -62,6 +64,20 @@ class CameraMotion(StrEnum):
     ROLL = "roll"
     HANDHELD = "handheld"
     COMPLEX = "complex"
+    # added with the background camera fit (docs/camera_motion.md defines each)
+    PAN_LEFT_TILT_UP = "pan_left_tilt_up"
+    PAN_LEFT_TILT_DOWN = "pan_left_tilt_down"
+    PAN_RIGHT_TILT_UP = "pan_right_tilt_up"
+    PAN_RIGHT_TILT_DOWN = "pan_right_tilt_down"
+    DOLLY_IN = "dolly_in"
+    DOLLY_OUT = "dolly_out"
+    TRUCK_LEFT = "truck_left"
+    TRUCK_RIGHT = "truck_right"
+    PEDESTAL_UP = "pedestal_up"
+    PEDESTAL_DOWN = "pedestal_down"
+    ARC_LEFT = "arc_left"
+    ARC_RIGHT = "arc_right"
+    FOLLOW = "follow"
 
 
 class Content(StrEnum):

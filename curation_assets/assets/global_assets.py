@@ -4,7 +4,7 @@ import dagster as dg
 
 from curation_assets import global_steps
 from curation_assets.assets import metadata as reports
-from curation_assets.assets.per_shard import content_filter
+from curation_assets.assets.per_shard import content_filter, visual_filter
 from curation_assets.resources import CurationResource
 
 GLOBAL_GROUP = "global"
@@ -13,13 +13,14 @@ ALL = global_steps.WRITER_PARTITION
 
 @dg.asset(
     group_name=GLOBAL_GROUP,
-    deps=[content_filter],
+    deps=[content_filter, visual_filter],  # visual failures rank the copies of a group
     kinds={"faiss"},
     automation_condition=dg.AutomationCondition.eager(),
     description="Duplicate groups across all shards from perceptual hashes (and open_clip "
     "embeddings when configured); a new shard is compared with what is indexed, old pairs never "
-    "again. One representative per group is kept: longest, then highest resolution, then best "
-    "quality, then smallest clip id.",
+    "again. One representative per group is kept: fewest failing visual filters (watermark, "
+    "text overlay, borders, sharpness, exposure), then highest resolution, then best quality, "
+    "then longest, then smallest clip id.",
 )
 def near_duplicates(context: dg.AssetExecutionContext, curation: CurationResource):
     layout, cfg, store = curation.layout, curation.config(), curation.store()

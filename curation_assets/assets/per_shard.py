@@ -104,6 +104,7 @@ def shot_clips(
             "shots": rows.shots,
             "clips": rows.clips,
             "decisions": rows.decisions,
+            "transitions": rows.transitions,
         },
     )
     store.ensure_catalog()

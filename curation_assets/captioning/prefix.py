@@ -24,8 +24,22 @@ CAMERA_PHRASES: dict[str, str] = {
     CameraMotion.ZOOM_OUT: "zooms out",
     CameraMotion.ROLL: "rolls",
     CameraMotion.HANDHELD: "is handheld",
+    CameraMotion.PAN_LEFT_TILT_UP: "pans left and tilts up",
+    CameraMotion.PAN_LEFT_TILT_DOWN: "pans left and tilts down",
+    CameraMotion.PAN_RIGHT_TILT_UP: "pans right and tilts up",
+    CameraMotion.PAN_RIGHT_TILT_DOWN: "pans right and tilts down",
+    CameraMotion.DOLLY_IN: "dollies in",
+    CameraMotion.DOLLY_OUT: "dollies out",
+    CameraMotion.TRUCK_LEFT: "trucks left",
+    CameraMotion.TRUCK_RIGHT: "trucks right",
+    CameraMotion.PEDESTAL_UP: "rises (pedestal up)",
+    CameraMotion.PEDESTAL_DOWN: "lowers (pedestal down)",
+    CameraMotion.ARC_LEFT: "arcs left around the subject",
+    CameraMotion.ARC_RIGHT: "arcs right around the subject",
+    CameraMotion.FOLLOW: "follows the subject",
 }
-"""Verb phrase per camera-motion class; ``complex`` has none on purpose."""
+"""Verb phrase per camera-motion class (the classes: docs/camera_motion.md); ``complex`` has
+none on purpose."""
 
 
 def check_min_confidence(value: float) -> float:

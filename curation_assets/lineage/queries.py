@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import duckdb
+
 from curation_assets.lineage.store import LineageStore
 from curation_assets.vocabulary import Stage
 
@@ -28,7 +30,7 @@ def _rows(store, sql: str, params: list) -> list[dict]:
 GLOBAL_PARTITION = "all"  # the partition name of every unpartitioned (global) writer
 EXPLAIN_TABLES = (
     "videos", "clips", "decode_passes", "shots", "decisions", "scores", "clip_labels",
-    "subset_members", "captions",
+    "subset_members", "captions", "transitions",
 )  # fmt: skip
 
 
@@ -54,6 +56,7 @@ def _explain(store, ident: str) -> dict:
             "kind": "clip",
             "clip": clip,
             "video": video[0] if video else None,
+            "bounded_by": _bounding_transitions(store, clip),
             **_clip_trail(store, clip["clip_id"]),
         }
     videos = _rows(store, "SELECT * FROM videos WHERE video_id = ?", [ident])
@@ -107,11 +110,43 @@ def _clip_trail(store, clip_id: str) -> dict:
     }
 
 
+def _bounding_transitions(store, clip: dict) -> list[dict]:
+    """The gradual transitions right before and after the clip's shot (a cut or the video's
+    edge bounds it otherwise), each with ``side`` ``after`` (it precedes the clip) or ``before``."""
+    try:
+        shots = _rows(
+            store,
+            "SELECT after_transition, before_transition FROM shots "
+            "WHERE video_id = ? AND shot_index = ?",
+            [clip["video_id"], clip["shot_index"]],
+        )
+    except duckdb.BinderException:  # lineage written before transitions were recorded
+        return []
+    if not shots:
+        return []
+    out = []
+    for side in ("after", "before"):
+        index = shots[0].get(f"{side}_transition")
+        if index is None:
+            continue
+        for row in _rows(
+            store,
+            "SELECT transition_index, kind, start_frame, end_frame, start_s, end_s, confidence "
+            "FROM transitions WHERE video_id = ? AND transition_index = ?",
+            [clip["video_id"], index],
+        ):
+            out.append({"side": side, **row})
+    return out
+
+
 def _video_trail(store, video: dict) -> dict:
     vid = video["video_id"]
     passes = _rows(store, "SELECT * FROM decode_passes WHERE video_id = ?", [vid])
     shots = _rows(store, "SELECT * FROM shots WHERE video_id = ? ORDER BY shot_index", [vid])
     clips = _rows(store, "SELECT * FROM clips WHERE video_id = ? ORDER BY start_s", [vid])
+    transitions = _rows(
+        store, "SELECT * FROM transitions WHERE video_id = ? ORDER BY transition_index", [vid]
+    )
     for clip in clips:
         clip["failed"] = _rows(
             store,
@@ -132,6 +167,7 @@ def _video_trail(store, video: dict) -> dict:
         "decode_pass": passes[0] if passes else None,
         "shots": shots,
         "clips": clips,
+        "transitions": transitions,
     }
 
 

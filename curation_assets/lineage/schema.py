@@ -48,6 +48,7 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "clips": I,
         "clip_s": F,
         "samples_path": S,
+        "transitions": I,
     },
     # Every shot of every decoded video, with why it gave fewer clips than it could.
     "shots": {
@@ -61,6 +62,22 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "clips": I,
         "reason": S,
         "detail": S,
+        # the gradual transition (its transition_index) this shot starts after / ends before
+        "after_transition": I,
+        "before_transition": I,
+    },
+    # Every gradual transition the decode pass found (media/transitions.py): frames
+    # start_frame .. end_frame - 1 mix two shots or show the colour a fade goes through.
+    "transitions": {
+        "video_id": S,
+        "shard": S,
+        "transition_index": I,
+        "start_frame": I,
+        "end_frame": I,
+        "start_s": F,
+        "end_s": F,
+        "kind": S,
+        "confidence": F,
     },
     "clips": {
         "clip_id": S,

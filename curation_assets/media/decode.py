@@ -34,6 +34,7 @@ from curation_assets.media.detectors import (
     FastContentDetector,
     HsvDifferences,
 )
+from curation_assets.media.transitions import ThumbnailRecorder, Transition, TransitionSettings
 from curation_assets.storage.files import atomic_output
 
 # 8-bit planar YUV: shrunk straight from the planes (any chroma subsampling). Anything else
@@ -66,6 +67,8 @@ class PassResult:
     damage: str | None = None  # set when damaged stretches were skipped (see ``_frames``)
     # first frame after a skipped stretch -> where the stretch began (end of the frame before)
     gaps: dict[int, float] = field(default_factory=dict)
+    # gradual transitions (media/transitions.py); no cut is kept inside one
+    transitions: list[Transition] = field(default_factory=list)
 
 
 def _even(value: float) -> int:
@@ -251,6 +254,7 @@ def single_pass(
         damage = _Damage()
         gaps: dict[int, float] = {}
         rgb_step, grey_step = 1.0 / samples.rgb_fps, 1.0 / samples.grey_fps
+        thumbs = ThumbnailRecorder(shrink_into) if shots.transitions else None
         try:
             for index, frame in enumerate(_frames(container, stream, damage)):
                 pts = frame.pts
@@ -269,6 +273,8 @@ def single_pass(
                     grey_size = _scaled(frame.width, frame.height, samples.grey_short_side)
                 t -= t0  # clip times are relative to the first frame
                 small.fill(frame)
+                if thumbs is not None:
+                    thumbs.add(small.y, small.u, small.v)
                 cv2.cvtColor(small.packed, cv2.COLOR_YUV2BGR_I420, dst=bgr)
                 code = FrameTimecode(index, timecode_rate)
                 for name, detector in detectors:
@@ -309,6 +315,14 @@ def single_pass(
         # a resume after damage is always a cut; a detector's cut next to it is the same edge
         resumes = [c for c in damage.resumes if 0 < c < frames]
         cuts = sorted({*resumes, *(c for c in cuts if all(abs(c - r) >= min_gap for r in resumes))})
+        transitions: list[Transition] = []
+        if thumbs is not None and frames:
+            settings = TransitionSettings(
+                max_frames=max(4, int(round(shots.transition_max_s * fps)))
+            )
+            transitions = thumbs.detect(settings)
+            # a transition is the boundary: a cut inside it (or at its edges) would split it
+            cuts = [c for c in cuts if c in resumes or not _inside(c, transitions)]
         return PassResult(
             frames=frames,
             fps=fps,
@@ -322,9 +336,14 @@ def single_pass(
             error=error,
             damage=damage.note(),
             gaps={i: g for i, g in gaps.items() if i in cuts},
+            transitions=transitions,
         )
     finally:
         container.close()
+
+
+def _inside(cut: int, transitions: list[Transition]) -> bool:
+    return any(t.start - 1 <= cut <= t.end + 1 for t in transitions)
 
 
 def merge_cuts(cut_lists, min_gap: int) -> list[int]:

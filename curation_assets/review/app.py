@@ -234,11 +234,7 @@ def create_app(
     def similar(request: Request, clip_id: str, reviewer: str | None = None, marked: int = 0):
         clip = clip_or_404(clip_id)
         found = similar_clips(store, clip_id)
-        marks = [
-            m
-            for m in marked_seeds(store.seed_marks().to_dicts())
-            if m.clip_id == clip_id
-        ]
+        marks = [m for m in marked_seeds(store.seed_marks().to_dicts()) if m.clip_id == clip_id]
         return render(
             request,
             "similar.html",

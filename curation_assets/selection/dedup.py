@@ -632,22 +632,31 @@ def _new_pairs(query: np.ndarray, found: np.ndarray, distance: np.ndarray, n_old
     return _Pairs(query[keep], found[keep], np.asarray(distance, np.float64)[keep])
 
 
+VISUAL_FAULTS = ("watermark", "text_overlay", "borders", "sharpness", "exposure")
+"""Visual filters whose failures rank a copy below its near-duplicates (``duplicate_groups``)."""
+
+
 def duplicate_groups(edges: pl.DataFrame, clips: pl.DataFrame) -> pl.DataFrame:
     """Connected components of the duplicate graph, one representative kept per group.
 
-    ``clips`` has ``clip_id, duration_s, short_side_px, quality`` (quality nullable). Only clips
-    that appear in at least one edge are returned; a clip absent from the output has no
-    duplicate. Representative: the longest clip, then the highest resolution (short side), then
-    the best quality score (missing scores rank last), then the smallest clip_id, so the choice
-    is deterministic. ``group_id`` is ``"dup-" + the smallest clip_id of the group``: readable,
-    and unchanged by new shards unless they bring a smaller id into the group or merge groups.
-    Attributes missing for a clip (absent from ``clips``) rank last.
+    ``clips`` has ``clip_id, duration_s, short_side_px, quality`` (quality nullable) and
+    optionally ``failed_visual`` (list of the ``VISUAL_FAULTS`` filters the clip failed). Only
+    clips that appear in at least one edge are returned; a clip absent from the output has no
+    duplicate. Representative: the copy with the fewest failing visual filters (a watermarked,
+    subtitled, letterboxed, blurred or badly exposed copy loses to a clean one), then the
+    highest resolution (short side), then the best quality score, then the longest, then the
+    smallest clip_id, so the choice is deterministic; missing values rank last. ``kept_because``
+    says, for every other copy, the first of these on which the representative won (null for
+    the representative). ``group_id`` is ``"dup-" + the smallest clip_id of the group``:
+    readable, and unchanged by new shards unless they bring a smaller id into the group or
+    merge groups. Attributes missing for a clip (absent from ``clips``) rank last.
     """
     out_schema = {
         "clip_id": pl.String,
         "group_id": pl.String,
         "is_representative": pl.Boolean,
         "group_size": pl.UInt32,
+        "kept_because": pl.String,
     }
     if edges.height == 0:
         return pl.DataFrame(schema=out_schema)
@@ -661,25 +670,71 @@ def duplicate_groups(edges: pl.DataFrame, clips: pl.DataFrame) -> pl.DataFrame:
     groups = pl.DataFrame({"clip_id": nodes, "root": root}).with_columns(
         group_id=pl.lit("dup-") + pl.col("clip_id").gather(pl.col("root")),
     )
+    failed = (
+        pl.col("failed_visual").cast(pl.List(pl.String))
+        if "failed_visual" in clips.columns
+        else pl.lit([], dtype=pl.List(pl.String))
+    )
     attrs = clips.select(
         pl.col("clip_id").cast(pl.String),
-        pl.col("duration_s").cast(pl.Float64).fill_nan(None),
+        failed.alias("failed_visual"),
         pl.col("short_side_px").cast(pl.Float64).fill_nan(None),
         pl.col("quality").cast(pl.Float64).fill_nan(None),
+        pl.col("duration_s").cast(pl.Float64).fill_nan(None),
     ).unique("clip_id", keep="first")
-    ranked = groups.join(attrs, on="clip_id", how="left").sort(
-        ["group_id", "duration_s", "short_side_px", "quality", "clip_id"],
-        descending=[False, True, True, True, False],
-        nulls_last=True,
-    )
-    return (
-        ranked.with_columns(
+    ranked = (
+        groups.join(attrs, on="clip_id", how="left")
+        .with_columns(faults=pl.col("failed_visual").list.len())
+        .sort(
+            ["group_id", "faults", "short_side_px", "quality", "duration_s", "clip_id"],
+            descending=[False, False, True, True, True, False],
+            nulls_last=True,
+        )
+        .with_columns(
             is_representative=pl.col("group_id").is_first_distinct(),
             group_size=pl.len().over("group_id").cast(pl.UInt32),
         )
+    )
+    rep = ranked.filter("is_representative").select(
+        "group_id", *[pl.col(c).alias(f"rep_{c}") for c in _RANKED]
+    )
+    reasons = [_why(row) for row in ranked.join(rep, on="group_id").iter_rows(named=True)]
+    return (
+        ranked.join(rep, on="group_id")
+        .with_columns(kept_because=pl.Series(reasons, dtype=pl.String))
         .select(list(out_schema))
         .sort(["group_id", "clip_id"])
     )
+
+
+_RANKED = ("clip_id", "failed_visual", "faults", "short_side_px", "quality", "duration_s")
+
+
+def _why(row: dict) -> str | None:
+    """Why the representative was kept instead of this copy: the first criterion that differs."""
+    if row["is_representative"]:
+        return None
+
+    def named(filters) -> str:
+        return ", ".join(filters) if filters else "none"
+
+    ours, theirs = row["faults"], row["rep_faults"]
+    if ours != theirs and (ours is None or (theirs is not None and theirs < ours)):
+        return (
+            f"fewer failing visual filters ({theirs}: {named(row['rep_failed_visual'])}; "
+            f"this copy {ours if ours is not None else 'unknown'}: "
+            f"{named(row['failed_visual'])})"
+        )
+    for column, text, unit in (
+        ("short_side_px", "higher resolution", " px"),
+        ("quality", "better quality", ""),
+        ("duration_s", "longer", " s"),
+    ):
+        mine, kept = row[column], row[f"rep_{column}"]
+        if mine != kept:
+            shown = "missing" if mine is None else f"{mine:g}{unit}"
+            return f"{text} ({kept:g}{unit} vs {shown})"
+    return "the same on every criterion: smallest clip id"
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ from curation_assets.lineage.store import LineageStore
 from curation_assets.vocabulary import Content, Stage
 
 LABEL_PREFIX = "label:"
-OFFLINE_LABEL_SCORERS = ("blazepose_people", "opencv_people", "skimage_faces")  # a model's label wins over these for the same kind
+# a model's label wins over these offline scorers' for the same kind
+OFFLINE_LABEL_SCORERS = ("blazepose_people", "opencv_people", "skimage_faces")
 
 
 def _ident(name: str) -> str:

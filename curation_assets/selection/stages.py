@@ -287,7 +287,15 @@ def _compose(
         )
         .with_columns((pl.col("__rank") <= pl.col("__quota")).alias("__chosen"))
     )
-    if stage.max_hours is not None:  # the LP used mean durations: trim to the real total
+    if stage.max_hours is not None and not targets and stage.max_clips is None:
+        # an hours cap alone: clips by priority until the next would pass the limit (the LP's
+        # mean-duration count can fall short when the best clips run short)
+        limit = stage.max_hours * 3600
+        fits = frame.sort("__priority", descending=True).with_columns(
+            (pl.col("duration_s").cum_sum() <= limit).alias("__fits")
+        )
+        frame = fits.with_columns(pl.col("__fits").alias("__chosen")).drop("__fits")
+    elif stage.max_hours is not None:  # the LP used mean durations: trim to the real total
         limit = stage.max_hours * 3600
         order = frame.filter(pl.col("__chosen")).sort("__priority", descending=True)
         over = order.filter(pl.col("duration_s").cum_sum() > limit)["clip_id"]

@@ -13,6 +13,7 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
     activate(cfg.models)  # hub weights load from this cache (curation_assets.models.runtime)
     if family == "visual_filter":
         from curation_assets.signals import visual
+        from curation_assets.signals.watermark import WatermarkAnalyzer
 
         analyzers: list[ClipAnalyzer] = [
             visual.GeometryAnalyzer(),
@@ -21,6 +22,7 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
                 frames=cfg.visual.ocr_frames, threads=cfg.visual.ocr_threads
             ),
             visual.QualityAnalyzer(),
+            WatermarkAnalyzer(),
         ]
         v = cfg.visual
         if v.aesthetic_clip_model and v.aesthetic_clip_pretrained and v.aesthetic_head_path:

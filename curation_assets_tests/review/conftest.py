@@ -33,6 +33,7 @@ GOOD = {
     "aspect_ratio": 1.78,
     "border_area": 0.0,
     "text_area": 0.0,
+    "watermark_confidence": 0.0,
     "sharpness": 120.0,
     "brightness": 0.45,
     "clipped_fraction": 0.0,
@@ -138,7 +139,7 @@ def seed(
                 scores["text_area"] = 0.05  # passes the loose gate (0.08), not the strict 0.005
                 excluded[cid] = "strict_text_overlay"
             if n == 5:
-                scores["shake"] = 0.015  # loose gate 0.02 passes, strict 0.01 fails
+                scores["shake"] = 0.0065  # loose gate 0.008 passes, strict 0.005 fails
                 excluded[cid] = "strict_jitter"
             if n == 7:
                 excluded[cid] = "failed_near_duplicate"

@@ -69,7 +69,10 @@ def test_near_copies_in_different_shards_form_one_group_distinct_ones_do_not(tmp
         }
     )
     groups = duplicate_groups(edges, clips)
-    assert groups.rows() == [("a0", "dup-a0", False, 2), ("b0", "dup-a0", True, 2)]
+    assert groups.drop("kept_because").rows() == [
+        ("a0", "dup-a0", False, 2),
+        ("b0", "dup-a0", True, 2),
+    ]
 
 
 @pytest.mark.parametrize("tables", [4, 0], ids=["multihash", "brute_force"])
@@ -370,15 +373,17 @@ def edges_frame(pairs: list[tuple[str, str]]) -> pl.DataFrame:
 @pytest.mark.parametrize(
     ("clips", "representative"),
     [
-        pytest.param([("x", 8.0, 720, 0.1), ("y", 6.0, 2160, 0.9), ("z", 6.0, 2160, 0.9)], "x",
-                     id="longest_wins"),
+        pytest.param([("x", 8.0, 720, 0.1), ("y", 6.0, 1080, 0.9), ("z", 6.0, 720, 0.9)], "y",
+                     id="resolution_before_duration"),
         pytest.param([("x", 6.0, 720, 0.9), ("y", 6.0, 1080, 0.1), ("z", 6.0, 720, 0.9)], "y",
                      id="then_resolution"),
         pytest.param([("x", 6.0, 720, None), ("y", 6.0, 720, 0.2), ("z", 6.0, 720, 0.5)], "z",
                      id="then_quality_missing_last"),
+        pytest.param([("x", 6.0, 720, 0.5), ("y", 8.0, 720, 0.5), ("z", 6.0, 720, 0.5)], "y",
+                     id="then_longest"),
         pytest.param([("x", 6.0, 720, None), ("y", 6.0, 720, None), ("z", 6.0, 720, None)], "x",
                      id="then_smallest_id"),
-        pytest.param([("x", None, 720, 0.9), ("y", 5.0, 480, None), ("z", float("nan"), 720, 1.0)],
+        pytest.param([("x", None, 720, 0.9), ("y", 5.0, 720, 0.9), ("z", float("nan"), 720, 0.9)],
                      "y", id="missing_duration_last"),
     ],
 )  # fmt: skip
@@ -389,11 +394,47 @@ def test_representative_rule(clips, representative):
     assert groups["group_size"].to_list() == [3, 3, 3]
 
 
+def test_the_copy_failing_fewer_visual_filters_is_kept_and_the_others_say_why():
+    clips = clips_frame(
+        [("x", 10.0, 2160, 0.9), ("y", 6.0, 480, 0.2), ("z", 6.0, 1080, 0.5), ("w", 6.0, 1080, 0.4)]
+    ).with_columns(
+        failed_visual=pl.Series(
+            [["watermark"], [], ["sharpness", "text_overlay"], []], dtype=pl.List(pl.String)
+        )
+    )
+    groups = duplicate_groups(edges_frame([("x", "y"), ("y", "z"), ("z", "w")]), clips)
+    why = dict(zip(groups["clip_id"], groups["kept_because"], strict=True))
+    # w: clean and the higher resolution of the clean ones; x is watermarked (4K, longest)
+    assert groups.filter("is_representative")["clip_id"].to_list() == ["w"]
+    assert why["w"] is None
+    assert why["x"] == "fewer failing visual filters (0: none; this copy 1: watermark)"
+    assert why["z"] == (
+        "fewer failing visual filters (0: none; this copy 2: sharpness, text_overlay)"
+    )
+    assert why["y"] == "higher resolution (1080 px vs 480 px)"
+
+
+def test_without_visual_failures_the_order_is_resolution_quality_duration():
+    clips = clips_frame([("x", 8.0, 720, 0.5), ("y", 6.0, 720, 0.5), ("z", 6.0, 720, 0.9)])
+    groups = duplicate_groups(edges_frame([("x", "y"), ("y", "z")]), clips)
+    why = dict(zip(groups["clip_id"], groups["kept_because"], strict=True))
+    assert why == {
+        "x": "better quality (0.9 vs 0.5)",
+        "y": "better quality (0.9 vs 0.5)",
+        "z": None,
+    }
+    tie = duplicate_groups(
+        edges_frame([("a", "b")]),
+        clips_frame([("a", 6.0, 720, None), ("b", 6.0, 720, None)]),
+    )
+    assert tie["kept_because"].to_list() == [None, "the same on every criterion: smallest clip id"]
+
+
 def test_groups_are_transitive_and_separate():
     edges = edges_frame([("c", "d"), ("a", "b"), ("e", "d"), ("f", "g"), ("b", "a")])
     clips = clips_frame([(name, 5.0, 720, None) for name in "abcdefgh"])
     groups = duplicate_groups(edges, clips)
-    assert groups.rows() == [
+    assert groups.drop("kept_because").rows() == [
         ("a", "dup-a", True, 2),
         ("b", "dup-a", False, 2),
         ("c", "dup-c", True, 3),

@@ -52,6 +52,7 @@ def pool(n: int = 5000, seed: int = 0, human_share: float = 0.4) -> pl.DataFrame
             "label:has_human": np.where(rng.random(n) < human_share, "yes", "no"),
             "dedup_representative": pl.Series([None] * n, dtype=pl.Boolean),
             "caption_ok": True,
+            "watermark_confidence": rng.beta(1, 40, n),  # drawn last: the columns above unchanged
         }
     )
 
