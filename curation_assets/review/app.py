@@ -280,14 +280,17 @@ def create_app(
             raise HTTPException(404, "the source could not be decoded here") from None
         return FileResponse(jpeg, media_type="image/jpeg")
 
+    async def checked_post(request: Request, clip_id: str, csrf: str) -> tuple[dict, Any]:
+        """A write's clip and form, after its CSRF token (bound to the session) checks out."""
+        if not hmac.compare_digest(csrf, csrf_token(request.state.session)):
+            raise HTTPException(403, "missing or invalid CSRF token; reload the page")
+        return clip_or_404(clip_id), await request.form()
+
     if not read_only:
 
         @app.post("/clips/{clip_id}/review")
         async def submit(request: Request, clip_id: str, csrf: str = Form("")):
-            if not hmac.compare_digest(csrf, csrf_token(request.state.session)):
-                raise HTTPException(403, "missing or invalid CSRF token; reload the page")
-            clip = clip_or_404(clip_id)
-            form = await request.form()
+            clip, form = await checked_post(request, clip_id, csrf)
             try:
                 review = _review_from_form(clip_id, form)
                 store.add(review, clip)
@@ -298,14 +301,9 @@ def create_app(
                 "/next", reviewer=review.reviewer, after=clip_id, remember=review.reviewer
             )
 
-    if not read_only:
-
         @app.post("/clips/{clip_id}/seed")
         async def mark_seed(request: Request, clip_id: str, csrf: str = Form("")):
-            if not hmac.compare_digest(csrf, csrf_token(request.state.session)):
-                raise HTTPException(403, "missing or invalid CSRF token; reload the page")
-            clip = clip_or_404(clip_id)
-            form = await request.form()
+            clip, form = await checked_post(request, clip_id, csrf)
             name = str(form.get("reviewer") or "")
             try:
                 store.mark_seed(

@@ -201,7 +201,7 @@ def kit_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from curation_assets.media.real_kit import build_kit, kit_truths
     from curation_assets.selection.thresholds import rules_from_config
     from curation_assets.signals.registry import build_analyzers
-    from curation_assets.signals.samples import clip_samples, decode_file
+    from curation_assets.signals.samples import clip_samples_for_file
 
     wanted = [t.case_id for t in kit_truths() if t.camera is not None or t.shake or t.slideshow]
     folder = tmp_path_factory.mktemp("real_kit")
@@ -210,15 +210,7 @@ def kit_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rules = rules_from_config(cfg.stage_filters("motion_filter"), ANY_OF_FILTERS)
     out = {}
     for case in build_kit(folder, wanted):
-        probe, passed, stored = decode_file(case.path, cfg)
-        video = {"width": probe.width, "height": probe.height, "fps": probe.fps}
-        clip = {
-            "clip_id": case.truth.case_id,
-            "video_id": case.truth.case_id,
-            "start_s": 0.0,
-            "end_s": passed.end_s,
-        }
-        samples = clip_samples(stored, clip, video)
+        samples = clip_samples_for_file(case.path, cfg=cfg)  # the whole file as one clip
         scores, labels = {}, {}
         for analyzer in analyzers:
             measured = analyzer.analyze(samples)
