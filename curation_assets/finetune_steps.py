@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from curation_assets.global_steps import shard_vector_files
+from curation_assets.global_steps import stored_embeddings
 from curation_assets.review.store import ReviewStore
 from curation_assets.selection.expansion import Expansion, Seed, expand
 from curation_assets.selection.seeds import SeedsFileError, read_seeds_file, seeds_in_force
-from curation_assets.signals.runner import load_vectors
 from curation_assets.vocabulary import Stage
 
 
@@ -65,25 +64,6 @@ def update_seeds(reviews: ReviewStore) -> SeedsResult:
     return result
 
 
-def embeddings(reviews: ReviewStore) -> tuple[str, list[str], np.ndarray]:
-    """(kind, clip ids, vectors): open_clip's when every shard has them, else the offline
-    thumbnail embeddings (as ``concepts`` chooses)."""
-    layout = reviews.layout
-    real = shard_vector_files(layout, "clip_embedding")
-    thumbs = shard_vector_files(layout, "thumbnail_embedding")
-    kind = "clip_embedding" if real and set(real) == set(thumbs) else "thumbnail_embedding"
-    ids: list[str] = []
-    chunks = []
-    for path in (real if kind == "clip_embedding" else thumbs).values():
-        clip_ids, vectors = load_vectors(path)
-        if len(clip_ids):
-            ids.extend(clip_ids)
-            chunks.append(vectors.astype(np.float32))
-    if not chunks:
-        return kind, [], np.zeros((0, 1), np.float32)
-    return kind, ids, np.concatenate(chunks)
-
-
 def similar_clips(reviews: ReviewStore, clip_id: str, k: int = 12) -> ExpansionResult:
     """ "More like this": one clip's nearest eligible neighbours (the review page)."""
     return expand_seeds(reviews, [Seed(clip_id, f"like:{clip_id}")], k=k, per_concept=None)
@@ -97,7 +77,7 @@ def expand_seeds(
     cfg = reviews.config.finetune
     pool, _ = reviews.build_candidates()
     eligible = set(pool.eligible)
-    kind, ids, vectors = embeddings(reviews)
+    kind, ids, vectors = stored_embeddings(reviews.layout)
     row_of = {cid: i for i, cid in enumerate(ids)}
     pool_rows = sorted(row_of[c] for c in eligible if c in row_of)
     concept_of = dict(

@@ -37,6 +37,24 @@ def shard_vector_files(layout: Layout, name: str) -> dict[str, Path]:
     return {p.parent.parent.name: p for p in sorted(root.glob(f"*/vectors/{name}.npz"))}
 
 
+def stored_embeddings(layout: Layout) -> tuple[str, list[str], np.ndarray]:
+    """(kind, clip ids, vectors) over all shards: open_clip's embeddings when every shard has
+    them, else the offline thumbnail embeddings (the kind says which)."""
+    real = shard_vector_files(layout, "clip_embedding")
+    thumbs = shard_vector_files(layout, "thumbnail_embedding")
+    kind = "clip_embedding" if real and set(real) == set(thumbs) else "thumbnail_embedding"
+    ids: list[str] = []
+    chunks = []
+    for path in (real if kind == "clip_embedding" else thumbs).values():
+        clip_ids, vectors = load_vectors(path)
+        if len(clip_ids):
+            ids.extend(clip_ids)
+            chunks.append(vectors.astype(np.float32))
+    if not chunks:
+        return kind, [], np.zeros((0, 1), np.float32)
+    return kind, ids, np.concatenate(chunks)
+
+
 def _fingerprint(*paths: Path | None) -> str:
     parts = []
     for path in paths:
@@ -223,23 +241,14 @@ def _assign_concepts(layout: Layout, store, cfg: CurationConfig) -> ConceptResul
     Uses the open_clip embeddings when every shard has them, else the offline thumbnail
     embeddings (the scorer name says which).
     """
-    real = shard_vector_files(layout, "clip_embedding")
-    thumbs = shard_vector_files(layout, "thumbnail_embedding")
-    kind = "clip_embedding" if real and set(real) == set(thumbs) else "thumbnail_embedding"
-    files = real if kind == "clip_embedding" else thumbs
-    ids: list[str] = []
-    chunks = []
-    for path in files.values():
-        clip_ids, vectors = load_vectors(path)
-        ids.extend(clip_ids)
-        chunks.append(vectors.astype(np.float32))
+    kind, ids, vectors = stored_embeddings(layout)
     result = ConceptResult(embedding=kind)
     known = store.query("SELECT clip_id, shard FROM clips")
     shard_of = dict(zip(known["clip_id"], known["shard"], strict=True))
     keep = [i for i, c in enumerate(ids) if c in shard_of]
     if not keep:
         return result
-    vectors = np.concatenate(chunks)[keep]
+    vectors = vectors[keep]
     ids = [ids[i] for i in keep]
     k = min(cfg.concepts.k, len(ids))
     clusters = cluster(vectors, k, cfg.concepts.seed, niter=cfg.concepts.niter)
