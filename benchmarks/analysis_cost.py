@@ -35,8 +35,9 @@ from decode_once import bare_decode, cached_video  # noqa: E402
 
 from curation_assets.config import CurationConfig  # noqa: E402
 from curation_assets.media.clips import clip_id, plan_clips  # noqa: E402
-from curation_assets.media.decode import load_samples, save_samples, single_pass  # noqa: E402
+from curation_assets.media.decode import single_pass  # noqa: E402
 from curation_assets.media.probe import probe_file  # noqa: E402
+from curation_assets.media.stored_samples import load_samples, save_samples  # noqa: E402
 from curation_assets.signals.base import ClipSamples  # noqa: E402
 from curation_assets.signals.registry import build_analyzers  # noqa: E402
 from curation_assets.signals.samples import clip_samples  # noqa: E402

@@ -43,8 +43,8 @@ from curation_assets.config import CurationConfig  # noqa: E402
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video  # noqa: E402
 from curation_assets.signals.aesthetic import build_head  # noqa: E402
 from curation_assets.signals.clip_model import embed_images  # noqa: E402
+from curation_assets.signals.frame_spread import spread  # noqa: E402
 from curation_assets.signals.samples import clip_samples_for_file  # noqa: E402
-from curation_assets.signals.visual import spread  # noqa: E402
 
 # Qwen2.5-VL text towers (the published configs); the vision tower is the same for both
 QWEN25_VL = {

@@ -31,6 +31,9 @@ class AdmissionConfig(_Section):
     max_duration_s: float = Field(120.0, gt=0)
     min_short_side_px: int = Field(128, ge=1)
     probe_timeout_s: float = Field(20.0, gt=0)
+    # still images (media/image.py): their own minimum, and a header-only size limit
+    image_min_short_side_px: int = Field(256, ge=1)
+    image_max_pixels: int = Field(8192 * 8192, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> AdmissionConfig:
@@ -116,6 +119,8 @@ FILTER_NAMES: dict[str, set[str]] = {
     "content_filter": {Content.UNSAFE.value, Content.HAS_HUMAN.value},
 }
 # Filters whose first measured signal decides alone (model score, else the offline stand-in).
+# the per-shard filter families that measure a still image (an image has no motion)
+IMAGE_FILTER_STAGES = frozenset({"visual_filter", "content_filter"})
 ANY_OF_FILTERS = frozenset({Visual.AESTHETIC.value, Content.HAS_HUMAN.value})
 
 
@@ -152,6 +157,8 @@ class ContentConfig(_Section):
 class DedupConfig(_Section):
     hamming_radius: int = Field(8, ge=0, le=64)  # pHash bits; re-encodes/rescales land within
     embedding_cosine: float = Field(0.99, gt=0, le=1)  # Movie Gen: >= 0.99 is a copy
+    # an image that is (nearly) a frame of a video clip is labelled frame_of; true drops it
+    drop_frames_of_videos: bool = False
 
 
 class ConceptsConfig(_Section):
@@ -307,6 +314,9 @@ class StageConfig(_Section):
     """A subset: a selection over stored scores (docs/architecture.md "Score once, select many")."""
 
     description: str = ""
+    # the clips a stage selects: video clips, or still images (one clip each, no time span);
+    # a child stage has its parent's media
+    media: Literal["video", "image"] = "video"
     parent: str | None = None  # select from this stage's members (progressively stricter)
     # filter -> signal -> limits, over the per-shard `filters:` gates (a signal named here
     # replaces that gate's limits for this stage; the other gates still apply).
@@ -347,6 +357,15 @@ class StageConfig(_Section):
             )
         if self.keep_fraction is not None and not self.rank_by:
             raise ValueError("keep_fraction needs rank_by (the signals to rank by)")
+        if self.media == "image":
+            motion = sorted(set(self.thresholds) & FILTER_NAMES["motion_filter"])
+            if motion:
+                raise ValueError(
+                    f"motion filter(s) {motion} in thresholds of an image stage: "
+                    "a still image has no motion"
+                )
+            if self.max_hours is not None:
+                raise ValueError("max_hours does not apply to an image stage: use max_clips")
         edges = self.duration_buckets
         if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
             raise ValueError("duration_buckets must be at least two increasing edges")
@@ -381,6 +400,11 @@ class SubsetsConfig(_Section):
                 raise ValueError(f"subsets: stage name {name!r} must match {_STAGE_NAME.pattern}")
             if stage.parent is not None and stage.parent not in stages:
                 raise ValueError(f"subsets.{name}: parent {stage.parent!r} is not a stage")
+            if stage.parent is not None and stages[stage.parent].media != stage.media:
+                raise ValueError(
+                    f"subsets.{name}: media {stage.media!r} differs from its parent "
+                    f"{stage.parent!r} ({stages[stage.parent].media!r})"
+                )
         for name in stages:  # no cycles
             seen, cur = {name}, stages[name].parent
             while cur is not None:
@@ -402,6 +426,8 @@ class CurationConfig(_Section):
     concepts: ConceptsConfig = ConceptsConfig()
     captioning: CaptioningConfig = CaptioningConfig()
     filters: dict[str, StageFilters] = Field(default_factory=dict)
+    # gates for still images, merged over `filters` (motion filters do not apply to an image)
+    image_filters: dict[str, StageFilters] = Field(default_factory=dict)
     run: RunConfig = RunConfig()
     subsets: SubsetsConfig = SubsetsConfig()
     storage: StorageConfig = StorageConfig()
@@ -419,14 +445,32 @@ class CurationConfig(_Section):
                     f"filters.{stage}: unknown filter(s) {sorted(unknown)}; "
                     f"known: {sorted(FILTER_NAMES[stage])}"
                 )
+        for stage, filters in self.image_filters.items():
+            if stage not in IMAGE_FILTER_STAGES:
+                raise ValueError(
+                    f"image_filters: {stage!r} does not apply to images; "
+                    f"known: {sorted(IMAGE_FILTER_STAGES)}"
+                )
+            unknown = set(filters) - FILTER_NAMES[stage]
+            if unknown:
+                raise ValueError(f"image_filters.{stage}: unknown filter(s) {sorted(unknown)}")
         return self
 
-    def stage_filters(self, stage: str) -> dict[str, dict[str, dict[str, float]]]:
-        """Plain ``{filter: {signal: {min/max: value}}}`` for one stage (none if unset)."""
-        return {
+    def stage_filters(
+        self, stage: str, media: str = "video"
+    ) -> dict[str, dict[str, dict[str, float]]]:
+        """Plain ``{filter: {signal: {min/max: value}}}`` for one stage (none if unset); for
+        images, ``image_filters`` over ``filters`` (a signal named there replaces its gate)."""
+        plain = {
             name: {sig: lim.model_dump(exclude_none=True) for sig, lim in signals.items()}
             for name, signals in self.filters.get(stage, {}).items()
         }
+        if media == "image":
+            for name, signals in self.image_filters.get(stage, {}).items():
+                merged = plain.setdefault(name, {})
+                for sig, lim in signals.items():
+                    merged[sig] = lim.model_dump(exclude_none=True)
+        return plain
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> CurationConfig:

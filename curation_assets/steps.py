@@ -7,16 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.media.clips import clip_id, plan_clips
-from curation_assets.media.decode import save_samples, single_pass
+from curation_assets.media.decode import single_pass
+from curation_assets.media.image import image_pass, probe_media
 from curation_assets.media.isolation import Failed, run_isolated
-from curation_assets.media.probe import Probe, admission_reason, probe_file
+from curation_assets.media.probe import Probe, admission_reason
+from curation_assets.media.stored_samples import save_samples
 from curation_assets.shards import ESCAPES_SHARD, video_id_for
 from curation_assets.storage.sources import LocalShardSource, ShardSource, SourceFile
-from curation_assets.vocabulary import SHOT_CLIPS_FILTER, Admission, Clipping, Stage, VideoStatus
+from curation_assets.vocabulary import (
+    SHOT_CLIPS_FILTER,
+    Admission,
+    Clipping,
+    Media,
+    Stage,
+    VideoStatus,
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -51,6 +61,7 @@ def admit_shard(
         else:
             to_probe.append(f)
     timeout = cfg.admission.probe_timeout_s
+    probe = partial(probe_media, max_image_pixels=cfg.admission.image_max_pixels)
     done = 0
     with source.staged(to_probe) as batches:
         for batch in batches:
@@ -61,7 +72,7 @@ def admit_shard(
                     )
             readable = [s for s in batch if s.path is not None]
             results = run_isolated(
-                probe_file, [s.path for s in readable], lambda _: timeout, cfg.run.decode_workers
+                probe, [s.path for s in readable], lambda _: timeout, cfg.run.decode_workers
             )
             for k, result in results:
                 f = readable[k].file
@@ -94,6 +105,7 @@ def _video_row(shard, rel, uri: str, probe: Probe | None, reason, detail) -> dic
         "status": VideoStatus.REJECTED.value if reason else VideoStatus.ADMITTED.value,
         "reason": reason.value if reason else None,
         "detail": detail,
+        "media": probe.media if probe is not None else None,
     }
     if probe is not None:
         p = probe.as_row()
@@ -127,10 +139,16 @@ class _PassJob:
     duration_s: float
     samples_path: str
     cfg: CurationConfig
+    media: str = Media.VIDEO.value
 
 
 def _analyse(job: _PassJob) -> dict:
     """Runs in a child process: the single pass, samples to disk, clip plan. Returns rows."""
+    if job.media == Media.IMAGE:
+        samples = job.cfg.samples
+        result = image_pass(job.path, samples.rgb_short_side, samples.grey_short_side)
+        save_samples(Path(job.samples_path), result, samples.rgb_jpeg_quality)
+        return {"result": result, "plans": []}
     result = single_pass(job.path, job.cfg.shots, job.cfg.samples, job.rotation)
     if result.frames:
         save_samples(Path(job.samples_path), result, job.cfg.samples.rgb_jpeg_quality)
@@ -166,6 +184,9 @@ def clip_shard(
     def budget(job: _PassJob) -> float:
         return max(60.0, cfg.run.decode_timeout_factor * job.duration_s)
 
+    def cost(job: _PassJob) -> float:
+        return job.duration_s or 0.1  # an image decodes in about a tenth of a video second
+
     rows = ClipRows()
     done = 0
     by_uri = {v["uri"]: v for v in admitted}
@@ -178,9 +199,10 @@ def clip_shard(
                     str(s.path),
                     s.file.rel,
                     int(by_uri[s.file.uri].get("rotation") or 0),
-                    float(by_uri[s.file.uri]["duration_s"]),
+                    float(by_uri[s.file.uri]["duration_s"] or 0.0),
                     str(samples_dir / f"{by_uri[s.file.uri]['video_id']}.npz"),
                     cfg,
+                    by_uri[s.file.uri].get("media") or Media.VIDEO.value,
                 )
                 for s in batch
             ]
@@ -192,9 +214,7 @@ def clip_shard(
                 _add_video_rows(rows, job, Failed("error", s.problem or "not staged"), cfg)
                 done += 1
                 progress(done, len(files), job.file_name)
-            outcomes = run_isolated(
-                _analyse, readable, budget, cfg.run.decode_workers, cost=lambda j: j.duration_s
-            )
+            outcomes = run_isolated(_analyse, readable, budget, cfg.run.decode_workers, cost=cost)
             for k, outcome in outcomes:
                 _add_video_rows(rows, readable[k], outcome, cfg)
                 done += 1
@@ -226,6 +246,9 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
         )
         return
     result, plans = outcome["result"], outcome["plans"]
+    if job.media == Media.IMAGE:
+        _add_image_rows(rows, job, result)
+        return
     clip_count, clip_seconds = 0, 0.0
     times = list(result.frame_times) + [result.end_s]
     spans = {}
@@ -279,6 +302,7 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
                     "shot_index": plan.index,
                     "start_frame": window.start_frame,
                     "end_frame": window.end_frame,
+                    "media": Media.VIDEO.value,
                 }
             )
             rows.decisions.append(
@@ -315,6 +339,48 @@ def _add_video_rows(rows: ClipRows, job: _PassJob, outcome, cfg: CurationConfig)
     )
 
 
+def _add_image_rows(rows: ClipRows, job: _PassJob, result) -> None:
+    """An image is one shot and one clip with no time span (start = end = 0)."""
+    base = {"video_id": job.video_id, "shard": job.shard}
+    cid = clip_id(job.video_id, 0.0, 0.0)
+    rows.shots.append(
+        {**base, "shot_index": 0, "start_s": 0.0, "end_s": 0.0, "start_frame": 0,
+         "end_frame": 1, "clips": 1, "reason": None, "detail": "still image"}
+    )  # fmt: skip
+    rows.clips.append(
+        {**base, "clip_id": cid, "start_s": 0.0, "end_s": 0.0, "duration_s": 0.0,
+         "shot_index": 0, "start_frame": 0, "end_frame": 1, "media": Media.IMAGE.value}
+    )  # fmt: skip
+    rows.decisions.append(
+        {
+            "clip_id": cid,
+            "shard": job.shard,
+            "stage": Stage.SHOT_CLIPS.value,
+            "filter": SHOT_CLIPS_FILTER,
+            "passed": True,
+            "value": 0.0,
+            "threshold": "still image: the whole picture",
+            "reason": "still image, one item",
+        }
+    )
+    rows.decode_passes.append(
+        {
+            **base,
+            "status": "ok",
+            "reason": None,
+            "detail": None,
+            "frames": 1,
+            "decoded_s": 0.0,
+            "cuts": 0,
+            "shots": 1,
+            "clips": 1,
+            "clip_s": 0.0,
+            "samples_path": job.samples_path,
+            "transitions": 0,
+        }
+    )
+
+
 # -- visual_filter / motion_filter --------------------------------------------------------------
 
 
@@ -328,8 +394,8 @@ class FilterInputs:
 def filter_inputs(store, shard: str) -> FilterInputs:
     """Clips of the shard with their videos' facts and samples files (from lineage only)."""
     clips = store.query(
-        "SELECT clip_id, video_id, start_s, end_s, duration_s FROM clips WHERE shard = ? "
-        "ORDER BY clip_id",
+        "SELECT clip_id, video_id, start_s, end_s, duration_s, coalesce(media, 'video') AS media "
+        "FROM clips WHERE shard = ? ORDER BY clip_id",
         [shard],
     ).to_dicts()
     videos = store.query(

@@ -88,7 +88,8 @@ def export_members(store: LineageStore, subset: str) -> pl.DataFrame:
             SELECT clip_id, any_value(caption) AS caption, any_value(fields_json) AS fields_json
             FROM captions GROUP BY clip_id
         )
-        SELECT m.clip_id, c.video_id, v.uri, c.start_s, c.end_s, c.duration_s,
+        SELECT m.clip_id, c.video_id, v.uri, coalesce(c.media, 'video') AS media,
+               c.start_s, c.end_s, c.duration_s,
                c.start_frame, c.end_frame, v.fps, v.width, v.height,
                m.bucket, m.duration_bucket, m.aspect_bucket, m.weight,
                cap.caption, cap.fields_json, sc.* EXCLUDE (clip_id)

@@ -8,6 +8,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class Media(StrEnum):
+    """What a source file is (``videos.media``, ``clips.media``)."""
+
+    VIDEO = "video"
+    IMAGE = "image"
+
+
 class VideoStatus(StrEnum):
     ADMITTED = "admitted"
     REJECTED = "rejected"
@@ -21,6 +28,9 @@ class Admission(StrEnum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
     TOO_SMALL = "too_small"
+    # An image whose header declares more pixels than admission.image_max_pixels (a
+    # decompression bomb, or far beyond training size): refused before decoding.
+    TOO_LARGE = "too_large"
     # A link leading out of its shard folder: refused unopened, whatever it points at.
     OUTSIDE_SHARD = "outside_shard"
 
@@ -82,6 +92,7 @@ class CameraMotion(StrEnum):
 
 class Content(StrEnum):
     NEAR_DUPLICATE = "near_duplicate"
+    FRAME_OF = "frame_of"  # a still image that is (nearly) a frame of a video clip
     UNSAFE = "unsafe"
     HAS_HUMAN = "has_human"
     CONCEPT_WEIGHT = "concept_weight"
@@ -135,3 +146,6 @@ SHOT_CLIPS_FILTER = "single_shot_window"
 
 ANALYSIS_ERROR = "analysis_error"
 """Reason recorded in ``decisions`` when an analyzer fails on a clip (the shard goes on)."""
+
+NOT_APPLICABLE_TO_IMAGES = "not_applicable: a still image has no motion"
+"""Reason of a motion-filter decision on an image clip (``passed`` null: never a pass)."""

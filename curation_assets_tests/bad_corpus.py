@@ -179,9 +179,9 @@ def build_corpus(shard: Path, outside: Path) -> list[Case]:
 
     still = cv2.cvtColor(np.full((H, W, 3), (40, 120, 200), np.uint8), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(shard / "photo.png"), still)
-    add("image_png", "photo.png", "rejected", "too_short", "still image")
+    add("image_png", "photo.png", "rejected", "too_small", "image short side 128 px < 256 px")
     cv2.imwrite(str(shard / "photo.jpg"), still)
-    add("image_jpeg", "photo.jpg", "rejected", "too_short", "still image")
+    add("image_jpeg", "photo.jpg", "rejected", "too_small", "image short side 128 px < 256 px")
 
     # ~1 MB of log text: FFmpeg's tty demuxer would render it as 8 s of "ANSI art" video
     line = "2026-11-25 18:43:46 INFO worker-3 uploaded batch 0042 to the shard folder\n"

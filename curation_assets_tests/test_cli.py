@@ -69,7 +69,9 @@ def test_ingest_run_explain_funnel_and_rerun_changes_nothing(
 
     assert main(["funnel", "--json"]) == 0
     steps = {s["step"]: s for s in json.loads(capsys.readouterr().out)}
-    assert steps["files"]["videos"] == 11 and steps["admitted"]["videos"] == 2
+    # per media kind: junk/still.png is a (too small) image, the other 10 files count as videos
+    assert steps["files"]["videos"] == 10 and steps["files"]["images"] == 1
+    assert steps["admitted"]["videos"] == 2 and steps["admitted"]["images"] == 0
     assert steps["single-shot clips"]["clips"] == 4
 
     # Re-running the shard, and re-ingesting the same files, change nothing.

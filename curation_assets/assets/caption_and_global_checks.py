@@ -140,7 +140,8 @@ def one_representative_per_group(curation: CurationResource) -> dg.AssetCheckRes
         "sum(CASE WHEN d.passed THEN 1 ELSE 0 END) AS representatives, "
         "bool_and(c.clip_id IS NOT NULL) AS known "
         "FROM clip_labels l LEFT JOIN decisions d ON d.clip_id = l.clip_id "
-        "AND d.stage = 'near_duplicates' LEFT JOIN clips c ON c.clip_id = l.clip_id "
+        "AND d.stage = 'near_duplicates' AND d.filter = 'near_duplicate' "
+        "LEFT JOIN clips c ON c.clip_id = l.clip_id "
         "WHERE l.kind = 'duplicate_group' GROUP BY l.label"
     ).to_pandas()
     members = store.query(

@@ -2,7 +2,7 @@
 
 Both checks are blocking: when one fails, nothing downstream of its asset runs for that shard in
 the same run (bad admission rows must not be decoded, bad clips must not be scored). The suites
-live in ``curation_assets.quality.expectations``; here they are fed the shard's lineage rows
+live in ``curation_assets.quality.shard_suites``; here they are fed the shard's lineage rows
 (plus derived columns computed in DuckDB) and their results become check metadata.
 """
 
@@ -13,12 +13,13 @@ import dagster as dg
 from curation_assets.assets.per_shard import shot_clips, source_videos
 from curation_assets.partitions import shard_partitions
 from curation_assets.quality import expectations as gxq
+from curation_assets.quality import shard_suites
 from curation_assets.resources import CurationResource
 from curation_assets.shards import check_shard_name
-from curation_assets.vocabulary import Admission, VideoStatus
+from curation_assets.vocabulary import Admission, Media, VideoStatus
 
 EXAMPLES = 10  # failing rows listed in metadata
-EPS = gxq.DURATION_TOLERANCE_S
+EPS = shard_suites.DURATION_TOLERANCE_S
 
 # Clips of one shard with two derived flags. A clip spans a cut when it is not inside the shot it
 # names (same video and shot_index), when that shot is missing, or when any other shot boundary of
@@ -30,7 +31,7 @@ WITH admitted AS (
 shard_shots AS (SELECT * FROM shots WHERE shard = $shard)
 SELECT
     c.clip_id, c.video_id, c.shot_index, c.start_s, c.end_s, c.duration_s,
-    s.start_s AS shot_start_s, s.end_s AS shot_end_s,
+    coalesce(c.media, 'video') AS media, s.start_s AS shot_start_s, s.end_s AS shot_end_s,
     (
         s.video_id IS NULL
         OR c.start_s < s.start_s - $eps
@@ -119,11 +120,12 @@ def source_videos_integrity(
     cfg, store = curation.config(), curation.store()
     files = [f.rel for f in curation.source().list_files(shard)]  # local folder or S3
     videos = store.query(
-        "SELECT video_id, file_name, status, reason, duration_s, detail FROM videos "
+        "SELECT video_id, file_name, status, reason, duration_s, detail, "
+        "coalesce(media, 'video') AS media FROM videos "
         "WHERE shard = ? ORDER BY file_name",
         [shard],
     ).to_pandas()
-    result = gxq.validate_source_videos(
+    result = shard_suites.validate_source_videos(
         videos,
         files,
         cfg.admission.min_duration_s,
@@ -183,14 +185,15 @@ def shot_clips_integrity(
     result = gxq.combine(
         "shot_clips",
         [
-            gxq.validate_shot_clips(clips, cfg.clips.min_s, cfg.clips.max_s, EPS),
-            gxq.validate_decode_passes(coverage),
+            shard_suites.validate_shot_clips(clips, cfg.clips.min_s, cfg.clips.max_s, EPS),
+            shard_suites.validate_decode_passes(coverage),
         ],
     )
     spanning = clips[clips["spans_cut"] != False]  # noqa: E712 (null counts as spanning)
-    lengths = clips[
-        (clips["duration_s"] < cfg.clips.min_s - EPS)
-        | (clips["duration_s"] > cfg.clips.max_s + EPS)
+    video_clips = clips[clips["media"] == Media.VIDEO.value]
+    lengths = video_clips[
+        (video_clips["duration_s"] < cfg.clips.min_s - EPS)
+        | (video_clips["duration_s"] > cfg.clips.max_s + EPS)
     ]
     orphans = clips[clips["video_admitted"] != True]  # noqa: E712
     bad_passes = coverage[(coverage["decode_passes"] != 1) | ~coverage["admitted"]]

@@ -7,15 +7,17 @@ import dagster as dg
 from curation_assets.assets.checks import _gx_metadata, _md_rows
 from curation_assets.assets.per_shard import content_filter, motion_filter, visual_filter
 from curation_assets.partitions import shard_partitions
-from curation_assets.quality import expectations as gxq
+from curation_assets.quality import filter_suites
 from curation_assets.resources import CurationResource
 from curation_assets.shards import check_shard_name
 from curation_assets.signals.registry import build_analyzers
-from curation_assets.vocabulary import ANALYSIS_ERROR
+from curation_assets.vocabulary import ANALYSIS_ERROR, Media
 
 COVERAGE_SQL = """
 WITH s AS (
-    SELECT clip_id, count(DISTINCT signal) AS n FROM scores
+    SELECT clip_id, count(DISTINCT signal) AS n,
+           count(DISTINCT signal) FILTER (WHERE signal IN (SELECT unnest($still))) AS n_still
+    FROM scores
     WHERE shard = $shard AND signal IN (SELECT unnest($signals)) GROUP BY clip_id
 ),
 d AS (
@@ -23,8 +25,13 @@ d AS (
     WHERE shard = $shard AND stage = $family GROUP BY clip_id
 )
 SELECT c.clip_id, coalesce(s.n, 0) AS signals, coalesce(d.n, 0) AS decisions,
-       (coalesce(s.n, 0) = len($signals) OR coalesce(d.failed, false)) AS complete
+       coalesce(d.n, 0) - CASE WHEN i.still THEN $image_filters ELSE $filters END
+           AS extra_decisions,
+       (CASE WHEN i.still THEN coalesce(s.n_still, 0) = $still_n
+             ELSE coalesce(s.n, 0) = len($signals) END
+        OR coalesce(d.failed, false)) AS complete
 FROM clips c LEFT JOIN s USING (clip_id) LEFT JOIN d USING (clip_id)
+CROSS JOIN LATERAL (SELECT coalesce(c.media, 'video') = 'image' AS still) i
 WHERE c.shard = $shard ORDER BY c.clip_id
 """
 
@@ -56,19 +63,33 @@ def build_filter_check(asset: dg.AssetsDefinition, family: str) -> dg.AssetCheck
             cfg, store = curation.config(), curation.store()
             analyzers = build_analyzers(family, cfg)
             signals = sorted({s for a in analyzers for s in a.signals})
+            # an image is scored by the analyzers one picture is enough for
+            still = sorted({s for a in analyzers if a.still_images for s in a.signals})
             ranges = {s: r for a in analyzers for s, r in a.ranges.items()}
             params = {"shard": shard, "signals": signals}
+            filters = {
+                "filters": len(cfg.stage_filters(family)),
+                "image_filters": len(cfg.stage_filters(family, Media.IMAGE.value)),
+            }
             with store.connect() as con:
                 scores = con.sql(SCORES_SQL, params=params).pl().to_pandas()
                 coverage = (
                     con.sql(
-                        COVERAGE_SQL, params={**params, "family": family, "error": ANALYSIS_ERROR}
+                        COVERAGE_SQL,
+                        params={
+                            **params,
+                            **filters,
+                            "still": still or [""],  # a typed list, never empty
+                            "still_n": len(still),
+                            "family": family,
+                            "error": ANALYSIS_ERROR,
+                        },
                     )
                     .pl()
                     .to_pandas()
                 )
-            result = gxq.validate_filter_scores(
-                family, scores, coverage, ranges, len(signals), len(cfg.stage_filters(family))
+            result = filter_suites.validate_filter_scores(
+                family, scores, coverage, ranges, len(signals)
             )
             incomplete = coverage[coverage["complete"] != True]  # noqa: E712
             return dg.AssetCheckResult(

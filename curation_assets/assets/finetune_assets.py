@@ -8,7 +8,7 @@ import polars as pl
 
 from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
 from curation_assets.assets.per_shard import captions
-from curation_assets.finetune_steps import expand_seeds, update_seeds
+from curation_assets.finetune_steps import lineage_seeds, update_expansion, update_seeds
 from curation_assets.resources import CurationResource
 from curation_assets.review.export import export_finetune_set
 from curation_assets.review.store import ReviewStore
@@ -67,13 +67,15 @@ def finetune_seeds(context: dg.AssetExecutionContext, curation: CurationResource
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
     description="More like these seeds (Movie Gen): per theme, the finetune.expansion_k nearest "
-    "clips to its seeds among the clips the candidate pool admits, diversified (maximal marginal "
-    "relevance, no near copies, one theme per clip), with neighbour_of and the similarity.",
+    "clips to the seeds finetune_seeds recorded, among the clips the candidate pool admits, "
+    "diversified (maximal marginal relevance, no near copies, one theme per clip), with "
+    "neighbour_of and the similarity. Incremental: only shards not searched before are searched "
+    "(metadata mode says so, or why a full search ran).",
 )
 def finetune_expansion(context: dg.AssetExecutionContext, curation: CurationResource):
     reviews = _review_store(curation)
-    seeds = update_seeds(reviews).seeds
-    found = expand_seeds(reviews, seeds)
+    seeds = lineage_seeds(reviews)
+    found = update_expansion(reviews, seeds)
     reviews.lineage.replace(
         "finetune_expansion", WRITER_PARTITION, {"finetune_expansion": found.rows}
     )
@@ -86,7 +88,9 @@ def finetune_expansion(context: dg.AssetExecutionContext, curation: CurationReso
             "neighbours": len(found.rows),
             "seeds": len(seeds),
             "per_theme": dg.MetadataValue.json(per_theme),
+            "mode": found.mode,
             "pool_searched": found.pool,
+            "searched_now": found.searched,
             "embedding": found.embedding,
             "problems": dg.MetadataValue.json(found.expansion.problems),
             "top": dg.MetadataValue.md(

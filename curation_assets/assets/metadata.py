@@ -3,6 +3,9 @@
 Counts are numeric metadata (the UI plots them across materializations); tables and pictures are
 markdown with embedded ``data:`` images. Building a picture must never fail the asset: a problem
 becomes a note in the metadata instead.
+
+A shard may mix videos and still images: each asset also counts per media kind, as numeric
+``<count>_video`` / ``<count>_image`` and a ``funnel`` table with a column per kind.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ import numpy as np
 
 from curation_assets import reports
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.media.decode import StoredSamples, load_samples
+from curation_assets.media.stored_samples import StoredSamples, load_samples
 from curation_assets.steps import ClipRows
 from curation_assets.storage.files import atomic_write_bytes
-from curation_assets.vocabulary import VideoStatus
+from curation_assets.vocabulary import NOT_APPLICABLE_TO_IMAGES, Media, VideoStatus
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,36 @@ def _reasons(rows: list[dict], example: Callable[[dict], str], empty: str) -> st
     return reports.reasons_table(counts, examples, empty=empty)
 
 
+# -- per media kind ----------------------------------------------------------------------------
+
+MEDIA_KINDS = tuple(m.value for m in Media)  # video, image: always a column each
+UNOPENED = "not opened"  # a file refused before it was opened: no media kind known
+
+
+def _media(row: dict, default: str | None = Media.VIDEO.value) -> str | None:
+    return row.get("media") or default
+
+
+def _media_columns(counts: dict[str, Counter]) -> list[str]:
+    """video, image, then any other kind present (e.g. files never opened)."""
+    extra = sorted({k for c in counts.values() for k in c if k not in MEDIA_KINDS})
+    return [*MEDIA_KINDS, *extra]
+
+
+def _media_table(first: str, counts: dict[str, Counter], empty: str = "nothing") -> str:
+    """One row per key of ``counts`` (in order), one column per media kind."""
+    if not counts:
+        return empty
+    columns = _media_columns(counts)
+    rows = [{first: key, **{m: c.get(m, 0) for m in columns}} for key, c in counts.items()]
+    return reports.markdown_table(rows, [first, *columns])
+
+
+def _media_ints(prefix: str, counts: Counter) -> dict:
+    """``<prefix>_video`` and ``<prefix>_image`` (0 when none), numeric for the UI's plots."""
+    return {f"{prefix}_{m}": dg.MetadataValue.int(int(counts.get(m, 0))) for m in MEDIA_KINDS}
+
+
 def _histogram(key: str, values: list[float], title: str, xlabel: str) -> dict:
     def build() -> dict:
         bins = max(5, min(24, len(values)))
@@ -91,14 +124,41 @@ def source_videos_metadata(rows: list[dict], cfg: CurationConfig) -> dict:
             _reasons(rows, lambda r: r["file_name"], "no rejections")
         ),
         "admission_rules": dg.MetadataValue.text(
-            f"duration {adm.min_duration_s:g}-{adm.max_duration_s:g} s, "
-            f"short side >= {adm.min_short_side_px} px, a readable video stream"
+            f"videos: duration {adm.min_duration_s:g}-{adm.max_duration_s:g} s, "
+            f"short side >= {adm.min_short_side_px} px, a readable video stream; "
+            f"images: short side >= {adm.image_min_short_side_px} px, at most "
+            f"{adm.image_max_pixels:,} pixels"
         ),
     }
+    metadata |= _source_media(rows)
     metadata.update(
         _histogram("admitted_duration_histogram", durations, "admitted video durations", "seconds")
     )
     return metadata
+
+
+def _source_media(rows: list[dict]) -> dict:
+    """Files, admitted and rejected per media kind; rejections by reason per media kind."""
+    kind = [_media(r, UNOPENED) for r in rows]
+    files = Counter(kind)
+    admitted = Counter(k for k, r in zip(kind, rows, strict=True) if r["status"] == "admitted")
+    rejected = files - admitted
+    by_reason: dict[str, Counter] = {}
+    for k, r in zip(kind, rows, strict=True):
+        if r["status"] != VideoStatus.ADMITTED and r.get("reason"):
+            by_reason.setdefault(r["reason"], Counter())[k] += 1
+    by_reason = dict(sorted(by_reason.items(), key=lambda kv: (-kv[1].total(), kv[0])))
+    return {
+        **_media_ints("files", files),
+        **_media_ints("admitted", admitted),
+        **_media_ints("rejected", rejected),
+        "funnel": dg.MetadataValue.md(
+            _media_table("step", {"files": files, "admitted": admitted, "rejected": rejected})
+        ),
+        "rejection_reasons_by_media": dg.MetadataValue.md(
+            _media_table("reason", by_reason, empty="no rejections")
+        ),
+    }
 
 
 # -- shot_clips --------------------------------------------------------------------------------
@@ -143,6 +203,8 @@ def _decode_stats(passes: list[dict]) -> dict:
 
 
 def _tile_label(clip: dict) -> str:
+    if _media(clip) == Media.IMAGE:
+        return f"{clip['video_id'][:9]}\nstill image"
     return (
         f"{clip['video_id'][:9]} @{clip['start_s']:.2f}s\n"
         f"{clip['duration_s']:.1f} s  (shot {clip.get('shot_index', '?')})"
@@ -157,9 +219,15 @@ def _pick(count: int, cap: int) -> list[int]:
 
 
 def _middle_frame(samples: StoredSamples, start_s: float, end_s: float) -> np.ndarray | None:
-    """The middle stored RGB sample inside [start_s, end_s) (as ``rgb_between`` picks them)."""
+    """The middle stored RGB sample inside [start_s, end_s) (as ``rgb_between`` picks them);
+    for an image clip (no time span, start = end) its single sample."""
     times = samples.rgb_times
-    inside = np.flatnonzero((times >= start_s) & (times < end_s))
+    if end_s <= start_s:
+        inside = np.flatnonzero(times == start_s)
+        if inside.size == 0 and len(times):
+            inside = np.asarray([int(np.argmin(np.abs(times - start_s)))])
+    else:
+        inside = np.flatnonzero((times >= start_s) & (times < end_s))
     if inside.size == 0:
         return None
     return samples.rgb(int(inside[inside.size // 2]))
@@ -214,9 +282,36 @@ def _contact_sheet(rows: ClipRows, sheet: Path) -> dict:
     }
 
 
-def shot_clips_metadata(rows: ClipRows, layout: Layout, shard: str, sheet: Path) -> dict:
+def _shot_clips_media(rows: ClipRows, videos: list[dict] | None) -> dict:
+    """Decoded, failed, clips per media kind (a file's kind from ``videos``, else its clips)."""
+    kind_of = {c["video_id"]: _media(c) for c in rows.clips}
+    kind_of |= {v["video_id"]: _media(v) for v in videos or []}
+    decoded = Counter(
+        kind_of.get(p["video_id"], Media.VIDEO.value)
+        for p in rows.decode_passes
+        if p["status"] == "ok"
+    )
+    failed = Counter(
+        kind_of.get(p["video_id"], Media.VIDEO.value)
+        for p in rows.decode_passes
+        if p["status"] != "ok"
+    )
+    clips = Counter(_media(c) for c in rows.clips)
+    return {
+        **_media_ints("decoded", decoded),
+        **_media_ints("clips", clips),
+        "funnel": dg.MetadataValue.md(
+            _media_table("step", {"decoded": decoded, "decode failures": failed, "clips": clips})
+        ),
+    }
+
+
+def shot_clips_metadata(
+    rows: ClipRows, layout: Layout, shard: str, sheet: Path, videos: list[dict] | None = None
+) -> dict:
+    """``videos``: the shard's ``videos`` rows (each file's media kind), when at hand."""
     failed = [p for p in rows.decode_passes if p["status"] != "ok"]
-    durations = [float(c["duration_s"]) for c in rows.clips]
+    durations = [float(c["duration_s"]) for c in rows.clips if _media(c) == Media.VIDEO]
     metadata = {
         "videos_decoded": dg.MetadataValue.int(len(rows.decode_passes) - len(failed)),
         "decode_failures": dg.MetadataValue.int(len(failed)),
@@ -229,6 +324,7 @@ def shot_clips_metadata(rows: ClipRows, layout: Layout, shard: str, sheet: Path)
         ),
     }
     metadata |= _decode_stats(rows.decode_passes)
+    metadata |= _shot_clips_media(rows, videos)
     metadata |= _histogram("clip_duration_histogram", durations, "clip durations", "seconds")
     metadata |= _safe("contact_sheet_note", lambda: _contact_sheet(rows, sheet))
     return metadata
@@ -284,9 +380,46 @@ def _frames_sheet(
     }
 
 
+def _filter_media(rows, inputs) -> dict:
+    """Clips in, passing and failing per media kind, and every gate's outcomes per media kind
+    (an image's motion gates: not applicable, never passed)."""
+    kind_of = {c["clip_id"]: _media(c) for c in inputs.clips}
+    failed = {r["clip_id"] for r in rows.decisions if r["passed"] is False}
+    clips = Counter(kind_of.values())
+    failing = Counter(kind_of.get(c, Media.VIDEO.value) for c in failed)
+    passing = clips - failing
+    outcomes: dict[tuple[str, str], Counter] = {}
+    for r in rows.decisions:
+        if r["passed"] is not None:
+            outcome = "passed" if r["passed"] else "failed"
+        elif r.get("reason") == NOT_APPLICABLE_TO_IMAGES:
+            outcome = "not applicable"
+        else:
+            outcome = "not scored"
+        key = (r["filter"], kind_of.get(r["clip_id"], Media.VIDEO.value))
+        outcomes.setdefault(key, Counter())[outcome] += 1
+    columns = ["passed", "failed", "not scored", "not applicable"]
+    table = [
+        {"filter": f, "media": m, **{c: n.get(c, 0) for c in columns}}
+        for (f, m), n in sorted(outcomes.items(), key=lambda kv: (kv[0][1] != "video", kv[0]))
+    ]
+    return {
+        **_media_ints("clips", clips),
+        **_media_ints("clips_passing", passing),
+        **_media_ints("clips_failing", failing),
+        "funnel": dg.MetadataValue.md(
+            _media_table("step", {"clips": clips, "passing": passing, "failing": failing})
+        ),
+        "filters_by_media": dg.MetadataValue.md(
+            reports.markdown_table(table, ["filter", "media", *columns]) if table else "no gates"
+        ),
+    }
+
+
 def filter_metadata(family: str, rows, inputs, layout: Layout, shard: str) -> dict:
     """Counts, a pass/fail table per filter, a histogram per score, and two contact sheets:
-    the clips each filter rejects most clearly, and the borderline ones (closest to a limit)."""
+    the clips each filter rejects most clearly, and the borderline ones (closest to a limit).
+    Counts and outcomes also per media kind (``_filter_media``)."""
     failed = {r["clip_id"] for r in rows.decisions if r["passed"] is False}
     metadata = {
         "clips": dg.MetadataValue.int(rows.clips),
@@ -294,6 +427,7 @@ def filter_metadata(family: str, rows, inputs, layout: Layout, shard: str) -> di
         "clips_failing": dg.MetadataValue.int(len(failed)),
         "score_rows": dg.MetadataValue.int(len(rows.scores)),
         "filters": dg.MetadataValue.md(_filter_table(rows.margins)),
+        **_filter_media(rows, inputs),
     }
     by_signal: dict[str, list[float]] = {}
     for row in rows.scores:
@@ -377,11 +511,12 @@ def near_duplicates_metadata(result, layout: Layout) -> dict:
         "clips_indexed": dg.MetadataValue.int(result.clips_indexed),
         "duplicate_groups": dg.MetadataValue.int(dup_groups),
         "clips_dropped_as_duplicates": dg.MetadataValue.int(dropped),
+        "images_frame_of_videos": dg.MetadataValue.int(getattr(result, "frames_of_videos", 0)),
         "embedding_search": dg.MetadataValue.text(result.embedding_search),
         "shards": dg.MetadataValue.md(
             reports.markdown_table(
                 result.reports,
-                ["shard", "status", "new_clips", "new_vs_old", "new_vs_new", "new_edges"],
+                ["shard", "media", "status", "new_clips", "new_vs_old", "new_vs_new", "new_edges"],
             )
         ),
         **{

@@ -109,7 +109,9 @@ def shot_clips(
     )
     store.ensure_catalog()
     sheet = layout.shard_warehouse(shard) / "contact_sheets" / "shot_clips.jpg"
-    return dg.MaterializeResult(metadata=reports.shot_clips_metadata(rows, layout, shard, sheet))
+    return dg.MaterializeResult(
+        metadata=reports.shot_clips_metadata(rows, layout, shard, sheet, videos)
+    )
 
 
 def build_filter_asset(

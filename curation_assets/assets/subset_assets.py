@@ -22,6 +22,7 @@ from curation_assets.quality.expectations import expect
 from curation_assets.resources import CurationResource
 from curation_assets.selection.buckets import bucket_edges
 from curation_assets.storage.access import SourceAccess
+from curation_assets.vocabulary import Media
 
 SUBSET_GROUP = "subsets"
 EXPORT_GROUP = "exports"
@@ -39,10 +40,11 @@ def _stage_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
         kinds={"duckdb", "polars"},
         automation_condition=dg.AutomationCondition.eager(),
         description=(stage.description or f"Subset stage {name}.")
-        + " A selection over stored scores (no decoding): the filters' gates with this stage's "
-        "thresholds, near-duplicate representatives, captioned clips, composition targets "
-        "and caps; members carry a duration x aspect bucket and a concept weight.",
-        metadata={"parent": stage.parent or "", "seed": stage.seed},
+        + f" A selection over stored scores (no decoding) of {stage.media} clips: the filters' "
+        "gates with this stage's thresholds, near-duplicate representatives, captioned clips, "
+        "composition targets and caps; members carry a duration x aspect bucket (images: an "
+        "aspect bucket) and a concept weight.",
+        metadata={"parent": stage.parent or "", "seed": stage.seed, "media": stage.media},
     )
     def _subset(context: dg.AssetExecutionContext, curation: CurationResource):
         cfg, store = curation.config(), curation.store()
@@ -50,7 +52,7 @@ def _stage_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
         store.ensure_catalog()
         for note in selection.notes:
             context.log.info(f"{name}: {note}")
-        return dg.MaterializeResult(metadata=subset_metadata(selection, pool))
+        return dg.MaterializeResult(metadata=subset_metadata(selection, pool, stage.parent))
 
     return _subset
 
@@ -132,7 +134,8 @@ cap AS (
         SELECT clip_id FROM decisions WHERE stage = 'captions' AND passed = false)
 )
 SELECT m.clip_id, m.bucket, m.duration_bucket, c.duration_s, v.status AS video_status,
-       grp.duplicate_group, cap.clip_id IS NOT NULL AS captioned
+       grp.duplicate_group, cap.clip_id IS NOT NULL AS captioned,
+       coalesce(c.media, 'video') AS media
 FROM subset_members m
 LEFT JOIN clips c ON c.clip_id = m.clip_id
 LEFT JOIN videos v ON v.video_id = c.video_id
@@ -142,7 +145,10 @@ WHERE m.subset = ?
 """
 
 
-def _in_bucket(label: str | None, duration: float | None) -> bool:
+def _in_bucket(label: str | None, duration: float | None, media: str = "video") -> bool:
+    """A video clip's duration lies in its duration bucket; an image has none (no bucket)."""
+    if media == Media.IMAGE:
+        return label is None or pd.isna(label)
     edges = bucket_edges(label or "")
     if edges is None or duration is None:
         return False
@@ -191,15 +197,18 @@ def _stage_check(name: str, stage: StageConfig) -> dg.AssetChecksDefinition:
         blocking=True,
         description="Great Expectations: no clip twice and no two clips of one duplicate group, "
         "every member captioned (when the stage requires it), every duration inside its "
-        "bucket, no clip of a rejected video, composition targets within tolerance (a target "
-        "the pool cannot meet is a warning).",
+        "bucket (an image has no duration bucket), no clip of a rejected video, only clips of "
+        "the stage's media, composition targets within tolerance (a target the pool cannot "
+        "meet is a warning).",
     )
     def _check(curation: CurationResource) -> dg.AssetCheckResult:
         store = curation.store()
         rows = store.query(MEMBERS_SQL, [name]).to_pandas()
         rows["in_bucket"] = [
-            _in_bucket(b, d)
-            for b, d in zip(rows["duration_bucket"], rows["duration_s"], strict=True)
+            _in_bucket(b, d, m)
+            for b, d, m in zip(
+                rows["duration_bucket"], rows["duration_s"], rows["media"], strict=True
+            )
         ]
         rules = [
             expect("expect_column_values_to_be_unique", "no clip twice", column="clip_id"),
@@ -219,6 +228,12 @@ def _stage_check(name: str, stage: StageConfig) -> dg.AssetChecksDefinition:
                 "no clip of a rejected video",
                 column="video_status",
                 value_set=["admitted"],
+            ),
+            expect(
+                "expect_column_values_to_be_in_set",
+                f"only {stage.media} clips",
+                column="media",
+                value_set=[stage.media],
             ),
         ]
         if stage.require_caption:

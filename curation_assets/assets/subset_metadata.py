@@ -1,4 +1,5 @@
-"""UI metadata of subset stages: funnel (table + chart), targets, buckets, score distributions."""
+"""UI metadata of subset stages: funnel per media kind (table + chart), rejections by reason,
+targets, buckets, score distributions."""
 
 from __future__ import annotations
 
@@ -12,26 +13,84 @@ from matplotlib.figure import Figure
 
 from curation_assets import reports
 from curation_assets.selection.stages import StageSelection
+from curation_assets.vocabulary import Media
 
 KEY_SIGNALS = ("aesthetic", "technical_quality", "sharpness", "motion_mean", "text_area")
+MEDIA_KINDS = tuple(m.value for m in Media)  # the funnel's columns: video, image
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
     return reports.markdown_table([dict(zip(headers, row, strict=True)) for row in rows], headers)
 
 
-def _funnel_md(funnel: pl.DataFrame) -> str:
+def _media_funnel_md(selection: StageSelection, parent: str | None) -> str:
+    """The stage's funnel with a column per media kind: first the whole pool (both kinds), then
+    each step over the stage's own kind (the other kind is left out by the media step)."""
+    media = selection.media
+    start = "all clips" if parent is None else f"all members of {parent}"
     rows = [
         [
-            r["step"],
-            f"{r['clips']:,}",
-            f"{r['hours']:.2f}",
-            f"{100 * r['share_of_pool']:.1f}%",
-            f"{100 * r['share_of_previous']:.1f}%",
+            f"{start} (both media)",
+            *[f"{selection.pool_by_media.get(k, 0):,}" for k in MEDIA_KINDS],
+            "",
+            "",
+            "",
         ]
-        for r in funnel.iter_rows(named=True)
     ]
-    return _table(["step", "clips", "hours", "% of pool", "% of previous step"], rows)
+    for r in selection.funnel.iter_rows(named=True):
+        counts = [f"{r['clips']:,}" if k == media else "0" for k in MEDIA_KINDS]
+        rows.append(
+            [
+                r["step"] if rows[1:] else f"{r['step']} ({media} only)",
+                *counts,
+                f"{r['hours']:.2f}" if media != Media.IMAGE else "-",
+                f"{100 * r['share_of_pool']:.1f}%",
+                f"{100 * r['share_of_previous']:.1f}%",
+            ]
+        )
+    return _table(["step", *MEDIA_KINDS, "hours", "% of pool", "% of previous step"], rows)
+
+
+def rejections_by_reason(selection: StageSelection) -> pl.DataFrame:
+    """Clips of the stage's media not selected, by the reason of the first step that dropped
+    each (in step order, as the funnel counts them; e.g. ``cap`` for ``max_clips``):
+    ``reason``, ``clips``."""
+    d = selection.decisions
+    if not d.height:
+        return pl.DataFrame(schema={"reason": pl.String, "clips": pl.Int64})
+    first = (
+        d.filter(pl.col("passed").eq(False))
+        .group_by("clip_id", maintain_order=True)
+        .agg(pl.col("reason").first().cast(pl.String).alias("reason"))
+    )
+    return (
+        first.group_by("reason")
+        .agg(pl.len().cast(pl.Int64).alias("clips"))
+        .sort(["clips", "reason"], descending=[True, False])
+    )
+
+
+def _rejections_md(selection: StageSelection, reasons: pl.DataFrame) -> str:
+    if not reasons.height:
+        return f"no {selection.media} clip rejected"
+    rows = [
+        [r["reason"], *[f"{r['clips']:,}" if k == selection.media else "0" for k in MEDIA_KINDS]]
+        for r in reasons.iter_rows(named=True)
+    ]
+    return _table(["reason", *MEDIA_KINDS], rows)
+
+
+def media_counts(selection: StageSelection, reasons: pl.DataFrame) -> dict:
+    """Numeric per media kind (plotted across materializations): ``pool_clips_<media>`` (the
+    pool before the media step), ``members_<media>``, ``rejected_<media>``."""
+    meta = {}
+    rejected = int(reasons["clips"].sum() or 0) if reasons.height else 0
+    for kind in MEDIA_KINDS:
+        mine = kind == selection.media
+        meta[f"pool_clips_{kind}"] = dg.MetadataValue.int(selection.pool_by_media.get(kind, 0))
+        meta[f"members_{kind}"] = dg.MetadataValue.int(selection.members.height if mine else 0)
+        meta[f"rejected_{kind}"] = dg.MetadataValue.int(rejected if mine else 0)
+    return meta
 
 
 def funnel_png(funnel: pl.DataFrame, title: str) -> bytes:
@@ -81,8 +140,13 @@ def distributions_png(pool: pl.DataFrame, members: pl.DataFrame) -> bytes | None
     return buf.getvalue()
 
 
-def subset_metadata(selection: StageSelection, pool: pl.DataFrame | None) -> dict:
+def subset_metadata(
+    selection: StageSelection, pool: pl.DataFrame | None, parent: str | None = None
+) -> dict:
     members = selection.members
+    reasons = rejections_by_reason(selection)
+    if pool is not None and "media" in pool.columns:  # the stage's own kind only
+        pool = pool.filter(pl.col("media").fill_null(Media.VIDEO.value) == selection.media)
     meta = {
         "dagster/row_count": dg.MetadataValue.int(members.height),
         "pool_clips": dg.MetadataValue.int(selection.pool_clips),
@@ -91,7 +155,10 @@ def subset_metadata(selection: StageSelection, pool: pl.DataFrame | None) -> dic
         "share_of_pool": dg.MetadataValue.float(
             round(members.height / selection.pool_clips, 4) if selection.pool_clips else 0.0
         ),
-        "funnel": dg.MetadataValue.md(_funnel_md(selection.funnel)),
+        "media": dg.MetadataValue.text(selection.media),
+        "funnel": dg.MetadataValue.md(_media_funnel_md(selection, parent)),
+        "rejected_by_reason": dg.MetadataValue.md(_rejections_md(selection, reasons)),
+        **media_counts(selection, reasons),
         "notes": dg.MetadataValue.md(
             "\n".join(f"- {n}" for n in selection.notes) if selection.notes else "none"
         ),
@@ -131,7 +198,14 @@ def subset_metadata(selection: StageSelection, pool: pl.DataFrame | None) -> dic
         if members.height
         else None
     )
-    if buckets is not None:
+    if buckets is not None and selection.media == Media.IMAGE:  # an image: no duration bucket
+        meta["buckets"] = dg.MetadataValue.md(
+            _table(
+                ["aspect", "images"],
+                [[r["aspect_bucket"], str(r["len"])] for r in buckets.iter_rows(named=True)],
+            )
+        )
+    elif buckets is not None:
         aspects = sorted(buckets["aspect_bucket"].unique().to_list())
         table = buckets.pivot("aspect_bucket", index="duration_bucket", values="len").fill_null(0)
         meta["buckets"] = dg.MetadataValue.md(

@@ -7,6 +7,7 @@ transformers only when it loads a model.
 
 from curation_assets.captioning.base import (
     FIELDS,
+    IMAGE_FIELDS,
     Captioner,
     CaptionInput,
     CaptionResult,
@@ -26,6 +27,7 @@ from curation_assets.captioning.vlm import VlmCaptioner
 
 __all__ = [
     "FIELDS",
+    "IMAGE_FIELDS",
     "CaptionInput",
     "CaptionQC",
     "CaptionQCConfig",

@@ -5,6 +5,10 @@ earlier filters stored, and returns one ``CaptionResult`` per clip, in order. Th
 follow HunyuanVideo (short and dense description, background, style, shot type, lighting,
 atmosphere) plus camera motion, which the pipeline's own classifier can supply.
 
+A still image (``clips.media = 'image'``, one clip with no time span) is captioned from its one
+sample with ``IMAGE_FIELDS``: the same fields without the motion ones. Its ``camera_motion`` field
+stays ``""`` (every result keeps every name in ``FIELDS``) and no camera prefix is ever added.
+
 ``Captioner.caption_all`` owns the loop: batching, and isolating a failure to the clip that caused
 it, so one bad clip is recorded and the shard goes on.
 """
@@ -18,6 +22,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from curation_assets.signals.base import ClipSamples
+from curation_assets.vocabulary import Media
 
 FIELDS: tuple[str, ...] = (
     "short_description",
@@ -30,6 +35,12 @@ FIELDS: tuple[str, ...] = (
     "camera_motion",
 )
 """Structured caption fields, in the order prompts ask for them and exports render them."""
+
+MOTION_FIELDS: tuple[str, ...] = ("camera_motion", "motion_speed")
+"""Fields (structured or captioner extras) that only a video can have."""
+
+IMAGE_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f not in MOTION_FIELDS)
+"""What is asked of, and parsed for, a still image: ``FIELDS`` without camera motion."""
 
 
 class Parse(StrEnum):
@@ -47,6 +58,11 @@ class CaptionInput:
     signals: Mapping[str, float] = field(default_factory=dict)  # stored scores, by signal name
     labels: Mapping[str, str] = field(default_factory=dict)  # label kind -> label
     label_confidence: Mapping[str, float] = field(default_factory=dict)  # label kind -> conf.
+    media: str = Media.VIDEO  # clips.media: "video" or "image" (a still image, one sample)
+
+    @property
+    def is_image(self) -> bool:
+        return self.media == Media.IMAGE
 
 
 @dataclass

@@ -4,13 +4,16 @@ Movie Gen and HunyuanVideo both put the camera motion, as predicted by a dedicat
 front of the caption. Here the classifier is the motion filter's ``camera_motion`` label: a prefix
 is added only when its confidence reaches the threshold and the class says something definite
 (never for ``complex``), because a wrong camera phrase teaches the model the wrong motion.
+
+A still image has no camera motion: for ``media="image"`` every function here returns no phrase
+and no prefix, whatever labels it is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from curation_assets.vocabulary import CameraMotion
+from curation_assets.vocabulary import CameraMotion, Media
 
 DEFAULT_MIN_CONFIDENCE = 0.6
 
@@ -52,11 +55,14 @@ def camera_phrase(
     labels: Mapping[str, str],
     confidence: Mapping[str, float],
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    media: str = Media.VIDEO,
 ) -> str | None:
     """``"pans right"`` for a confident, definite ``camera_motion`` label, else None.
 
-    A label without a confidence counts as not confident.
+    A label without a confidence counts as not confident; an image never has a phrase.
     """
+    if media == Media.IMAGE:
+        return None
     label = labels.get("camera_motion")
     conf = confidence.get("camera_motion")
     if label is None or conf is None or conf < min_confidence:
@@ -68,9 +74,10 @@ def camera_prefix(
     labels: Mapping[str, str],
     confidence: Mapping[str, float],
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    media: str = Media.VIDEO,
 ) -> str:
-    """``"Camera pans right. "`` or ``""``."""
-    phrase = camera_phrase(labels, confidence, min_confidence)
+    """``"Camera pans right. "`` or ``""`` (always for an image)."""
+    phrase = camera_phrase(labels, confidence, min_confidence, media)
     return f"Camera {phrase}. " if phrase else ""
 
 
@@ -79,10 +86,12 @@ def with_camera_prefix(
     labels: Mapping[str, str],
     confidence: Mapping[str, float],
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    media: str = Media.VIDEO,
 ) -> str:
-    """``caption`` with the camera prefix in front; an empty caption stays empty (QC flags it)."""
+    """``caption`` with the camera prefix in front; an empty caption stays empty (QC flags it),
+    an image's caption stays as it is."""
     caption = caption.strip()
-    prefix = camera_prefix(labels, confidence, min_confidence)
+    prefix = camera_prefix(labels, confidence, min_confidence, media)
     if not caption or not prefix or caption.lower().startswith(prefix.strip().lower()):
         return caption
     return prefix + caption

@@ -3,7 +3,8 @@
 
 The text checked is the description itself, without the camera prefix: ``dense_description``
 when there is one, else the caption (the offline captioner has no dense description). Checks run
-in this order and the first failure is the reason:
+in this order and the first failure is the reason (no check needs ``camera_motion``, so an
+image's caption, parsed for ``IMAGE_FIELDS``, is checked the same way):
 
 1. ``caption_empty``: no text at all (also what a crashed clip gets);
 2. ``caption_invalid_json``: the answer had no usable JSON (``parse`` fallback), when required;

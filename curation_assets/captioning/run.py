@@ -4,6 +4,11 @@ Only clips that still pass every per-shard filter stage are captioned (cheap bef
 Each finished batch is appended to a journal (``captions/<captioner key>.jsonl``, flushed and
 fsynced), so a run killed mid-shard re-does only the missing clips. A caption failing QC is
 generated once more; if it fails again it is kept and flagged in ``decisions``.
+
+Each clip row carries ``media`` (``coalesce(clips.media, 'video')``: older parts lack it), so a
+still image is cut to its one sample and captioned as an image (image prompt, image wording, no
+camera prefix). A journal record of an image clip written before captions knew images (no
+``media`` in the record) is not reused: that clip is captioned again.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from pathlib import Path
 from curation_assets.captioning.base import Captioner, CaptionInput, CaptionResult
 from curation_assets.captioning.qc import CaptionQCConfig, CaptionQualityFilter
 from curation_assets.config import CaptioningConfig, CurationConfig
-from curation_assets.media.decode import load_samples
+from curation_assets.media.stored_samples import load_samples
 from curation_assets.signals.samples import clip_samples
+from curation_assets.vocabulary import Media
 
 STAGE = "captions"
 QC_FILTER = "caption_qc"
@@ -67,7 +73,8 @@ class CaptionRows:
 def eligible_clips(store, shard: str, stages: list[str]) -> list[dict]:
     marks = ", ".join("?" for _ in stages) or "NULL"
     return store.query(
-        "SELECT c.clip_id, c.video_id, c.start_s, c.end_s, c.duration_s, v.width, v.height, "
+        "SELECT c.clip_id, c.video_id, c.start_s, c.end_s, c.duration_s, "
+        "coalesce(c.media, 'video') AS media, v.width, v.height, "
         "v.fps, p.samples_path FROM clips c JOIN videos v USING (video_id) "
         "JOIN decode_passes p USING (video_id) WHERE c.shard = ? AND c.clip_id NOT IN ("
         f"SELECT clip_id FROM decisions WHERE passed = false AND stage IN ({marks})) "
@@ -130,9 +137,10 @@ def _append(path: Path, records: list[dict]) -> None:
         os.fsync(fh.fileno())
 
 
-def _record(result: CaptionResult, ok: bool, reason: str | None, attempts: int) -> dict:
+def _record(result: CaptionResult, ok: bool, reason: str | None, attempts: int, media: str) -> dict:
     return {
         "clip_id": result.clip_id,
+        "media": media,
         "caption": result.caption,
         "fields": result.fields,
         "raw": result.raw,
@@ -168,6 +176,10 @@ def caption_shard(
     clips = eligible_clips(store, shard, ccfg.eligible_after)
     journal = journal_dir / f"{captioner_key(ccfg)}.jsonl"
     done = _read_journal(journal)
+    for clip in clips:  # an image captioned as a video by an older version: caption it again
+        record = done.get(clip["clip_id"])
+        if record and clip["media"] == Media.IMAGE and record.get("media") != Media.IMAGE:
+            del done[clip["clip_id"]]
     rows = CaptionRows(eligible=len(clips))
     todo = [c for c in clips if c["clip_id"] not in done]
     rows.reused = len(clips) - len(todo)
@@ -187,6 +199,7 @@ def caption_shard(
                 label_confidence={
                     k: v[1] for k, v in labels[c["clip_id"]].items() if v[1] is not None
                 },
+                media=c["media"],
             )
             for c in video_clips
         ]
@@ -204,7 +217,8 @@ def caption_shard(
                     if retry_ok or len(retry.caption) > len(result.caption):
                         result, ok, reason = retry, retry_ok, retry_reason
                 rows.generated_tokens += result.generated_tokens
-                records.append(_record(result, ok, reason.value if reason else None, attempts))
+                code = reason.value if reason else None
+                records.append(_record(result, ok, code, attempts, item.media))
             _append(journal, records)  # durable before the next batch starts
             for record in records:
                 done[record["clip_id"]] = record

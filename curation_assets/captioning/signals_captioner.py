@@ -5,6 +5,11 @@ No weights, no network. It turns stored scores and labels into a few factual sen
 people detected." ``dense_description``, ``background``, ``style`` and ``atmosphere`` stay empty:
 nothing measured here supports them, and an invented description would poison training data.
 A signal that is missing is simply not mentioned.
+
+A still image (``media`` image) gets its own wording from what the visual and content filters
+measured on its one sample, e.g. "Square still image, 512 x 512 pixels (480p). Even lighting.
+Vivid colors. Sharp focus. Close-up of one person." It never mentions motion, the camera,
+duration or frame rate: an image has none (``camera_motion`` stays empty, no ``motion_speed``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from curation_assets.captioning.prefix import (
     camera_phrase,
     check_min_confidence,
 )
-from curation_assets.signals.visual import orientation as orientation_of
+from curation_assets.signals.geometry import orientation as orientation_of
+from curation_assets.signals.geometry import resolution_tier
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,14 @@ class SignalThresholds:
     close_up_face_area: float = 0.08
     medium_face_area: float = 0.02
     medium_person_area: float = 0.2
+    # images only: colorfulness is Hasler-Suesstrunk M / 100 (M 15 slightly, 33 moderately,
+    # 59 quite colourful); sharpness the Laplacian variance (image gate 20, synthetic clean 60)
+    monochrome_below: float = 0.1
+    muted_below: float = 0.33
+    vivid_from: float = 0.59
+    soft_below: float = 20.0
+    sharp_from: float = 100.0
+    text_from: float = 0.01  # text_area: the text overlay family's "frame with text" level
 
     def __post_init__(self) -> None:
         if not 0 <= self.slow_below < self.fast_from:
@@ -51,6 +65,10 @@ class SignalThresholds:
             )
         if not self.medium_face_area < self.close_up_face_area:
             raise ValueError("medium_face_area must be below close_up_face_area")
+        if not 0 <= self.monochrome_below <= self.muted_below <= self.vivid_from:
+            raise ValueError("need 0 <= monochrome_below <= muted_below <= vivid_from")
+        if not 0 <= self.soft_below < self.sharp_from:
+            raise ValueError("need 0 <= soft_below < sharp_from")
 
 
 def motion_speed(motion_mean: float, t: SignalThresholds) -> str:
@@ -96,6 +114,46 @@ def shot_type(signals: Mapping[str, float], t: SignalThresholds) -> tuple[str, s
     return "wide shot", "people"
 
 
+def colors(signals: Mapping[str, float], t: SignalThresholds) -> str:
+    """One of "nearly monochrome", "muted colors", "moderately colorful", "vivid colors"; ""
+    without the signal."""
+    value = signals.get("colorfulness")
+    if value is None:
+        return ""
+    if value < t.monochrome_below:
+        return "nearly monochrome"
+    if value < t.muted_below:
+        return "muted colors"
+    return "vivid colors" if value >= t.vivid_from else "moderately colorful"
+
+
+def focus(signals: Mapping[str, float], t: SignalThresholds) -> str:
+    """One of "soft focus", "moderately sharp", "sharp focus"; "" without the signal."""
+    value = signals.get("sharpness")
+    if value is None:
+        return ""
+    if value < t.soft_below:
+        return "soft focus"
+    return "sharp focus" if value >= t.sharp_from else "moderately sharp"
+
+
+def _count_phrase(signals: Mapping[str, float]) -> str:
+    count = signals.get("people_count")
+    n = round(count) if count is not None else 0
+    if n <= 0:
+        return "people"
+    return "one person" if n == 1 else f"{n} people"
+
+
+def _resolution(item: CaptionInput) -> str:
+    """E.g. "512 x 512 pixels (480p)", from the stored size (display orientation)."""
+    width, height = item.samples.width, item.samples.height
+    if width <= 0 or height <= 0:
+        return ""
+    tier = item.labels.get("resolution_tier") or resolution_tier(min(width, height))
+    return f"{width} x {height} pixels ({tier.replace('_', ' ')})"
+
+
 def _orientation(item: CaptionInput) -> str:
     label = item.labels.get("orientation")
     if label:
@@ -133,6 +191,8 @@ class SignalsCaptioner(Captioner):
         return [self.caption_one(item) for item in items]
 
     def caption_one(self, item: CaptionInput) -> CaptionResult:
+        if item.is_image:
+            return self.caption_image(item)
         t = self.thresholds
         fields = empty_fields()
         sentences: list[str] = []
@@ -170,6 +230,66 @@ class SignalsCaptioner(Captioner):
         fields["motion_speed"] = speed
         fields["orientation"] = shape
         fields["people"] = people
+        caption = " ".join(sentences)
+        return CaptionResult(
+            clip_id=item.clip_id,
+            caption=caption,
+            fields=fields,
+            raw=caption,
+            parse=Parse.OK,
+            captioner=self.name,
+            model=self.model,
+        )
+
+    def caption_image(self, item: CaptionInput) -> CaptionResult:
+        """A still image from its measured facts; nothing about motion, camera or time."""
+        t = self.thresholds
+        fields = empty_fields()
+        shape = _orientation(item)
+        size = _resolution(item)
+        kind = f"{shape} still image" if shape else "still image"
+        sentences = [f"{kind.capitalize()}, {size}." if size else f"{kind.capitalize()}."]
+
+        fields["lighting"] = lighting(item.signals, t)
+        color, sharp = colors(item.signals, t), focus(item.signals, t)
+        for fact in (fields["lighting"], color, sharp):
+            if fact:
+                sentences.append(f"{fact.capitalize()}.")
+
+        fields["shot_type"], people = shot_type(item.signals, t)
+        human = item.labels.get("has_human")
+        if not people and human in ("yes", "no"):  # detectors' label without their areas
+            people = "people" if human == "yes" else "no people detected"
+        who = _count_phrase(item.signals) if people == "people" else ""
+        if fields["shot_type"] == "close-up":
+            sentences.append(f"Close-up of {who}.")
+        elif fields["shot_type"]:
+            sentences.append(f"{fields['shot_type'].capitalize()} with {who}.")
+        elif who:
+            sentences.append(f"{who.capitalize()} visible.")
+        elif people:
+            sentences.append(f"{people.capitalize()}.")
+        if fields["shot_type"] != "close-up" and (item.signals.get("face_area") or 0.0) > 0:
+            sentences.append("A face is visible.")
+
+        text_area = item.signals.get("text_area")
+        text = ""
+        if text_area is not None and text_area >= t.text_from:
+            text = f"text covers about {max(1, round(100 * text_area))}% of the image"
+            sentences.append(f"{text.capitalize()}.")
+
+        summary = f"A {kind}"
+        if who:
+            summary += f" with {who}"
+        elif people:
+            summary += ", no people detected"
+        fields["short_description"] = summary + "."
+        fields["orientation"] = shape
+        fields["people"] = people
+        fields["resolution"] = size
+        fields["colors"] = color
+        fields["focus"] = sharp
+        fields["text"] = text
         caption = " ".join(sentences)
         return CaptionResult(
             clip_id=item.clip_id,

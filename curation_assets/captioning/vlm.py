@@ -11,6 +11,11 @@ prompt asks for JSON with the structured fields; ``parsing.parse_fields`` copes 
 back. Prompts in a batch are padded on the left so every row's new tokens start at the same
 column, and only those new tokens are decoded. The camera prefix comes from the motion filter's
 label, not from the model: a dedicated classifier is more reliable for camera motion.
+
+A still image (``CaptionInput.media == "image"``) is shown as its one sample, a single image
+entry in the chat message, with ``IMAGE_PROMPT``: the same structured fields without camera
+motion (``IMAGE_FIELDS``), nothing about time. Its answer is parsed for those fields only and
+never gets a camera prefix.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from typing import Any
 import numpy as np
 
 from curation_assets.captioning.base import (
+    FIELDS,
+    IMAGE_FIELDS,
     Captioner,
     CaptionInput,
     CaptionResult,
+    empty_fields,
 )
 from curation_assets.captioning.parsing import parse_fields
 from curation_assets.captioning.prefix import (
@@ -33,7 +41,7 @@ from curation_assets.captioning.prefix import (
     check_min_confidence,
     with_camera_prefix,
 )
-from curation_assets.signals.visual import spread
+from curation_assets.signals.frame_spread import spread
 
 DEFAULT_PROMPT = (
     "These are {frames} frames, in order, from one video clip of {duration:.1f} seconds. "
@@ -50,6 +58,22 @@ DEFAULT_PROMPT = (
     "Describe only what is visible. Do not start with phrases like 'The image shows' or "
     "'In this video'. Answer with the JSON object only."
 )
+
+IMAGE_PROMPT = (
+    "This is one still image, a single moment (a photograph or a picture, not a video). "
+    "Describe it as a single JSON object with exactly these string fields:\n"
+    '"short_description": one sentence summarising the main content;\n'
+    '"dense_description": about 100 words describing the subjects, their appearance, pose and '
+    "expression, and what surrounds them;\n"
+    '"background": the setting behind the subjects;\n'
+    '"style": e.g. realistic photograph, illustration, painting, animation, render;\n'
+    '"shot_type": e.g. close-up, medium shot, wide shot, aerial view;\n'
+    '"lighting": the lighting conditions;\n'
+    '"atmosphere": the mood of the scene.\n'
+    "Describe only what is visible in this one picture. Do not start with phrases like "
+    "'The image shows' or 'This image'. Answer with the JSON object only."
+)
+"""The prompt for a still image: ``IMAGE_FIELDS`` (HunyuanVideo's fields without camera motion)."""
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -69,6 +93,7 @@ class VlmCaptioner(Captioner):
         frames_per_clip: int = 4,
         max_new_tokens: int = 320,
         prompt: str = DEFAULT_PROMPT,
+        image_prompt: str = IMAGE_PROMPT,
         camera_min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         revision: str | None = None,
     ) -> None:
@@ -96,6 +121,7 @@ class VlmCaptioner(Captioner):
         self.frames_per_clip = frames_per_clip
         self.max_new_tokens = max_new_tokens
         self.prompt = prompt
+        self.image_prompt = image_prompt  # used as written (no placeholders)
         self.camera_min_confidence = check_min_confidence(camera_min_confidence)
         self.revision = revision
         self._loaded: tuple[Any, Any] | None = None
@@ -137,13 +163,23 @@ class VlmCaptioner(Captioner):
     # -- captioning -------------------------------------------------------------------------
 
     def frames(self, item: CaptionInput) -> list[np.ndarray]:
+        """``frames_per_clip`` samples spread over a video clip; an image's one sample."""
         rgb = item.samples.rgb
+        if item.is_image:
+            return list(rgb[:1])
         return [rgb[i] for i in spread(len(rgb), self.frames_per_clip)]
 
+    def prompt_for(self, item: CaptionInput, frames: int) -> str:
+        if item.is_image:
+            return self.image_prompt
+        return self.prompt.format(frames=frames, duration=item.samples.duration_s)
+
     def messages(self, item: CaptionInput, frames: int) -> list[dict]:
-        text = self.prompt.format(frames=frames, duration=item.samples.duration_s)
+        """One user turn: an image entry per frame (one for a still image), then the prompt."""
+        if item.is_image:
+            frames = min(frames, 1)
         content: list[dict] = [{"type": "image"} for _ in range(frames)]
-        content.append({"type": "text", "text": text})
+        content.append({"type": "text", "text": self.prompt_for(item, frames)})
         return [{"role": "user", "content": content}]
 
     def caption_batch(self, items: Sequence[CaptionInput]) -> list[CaptionResult]:
@@ -175,16 +211,19 @@ class VlmCaptioner(Captioner):
         ]
 
     def to_result(self, item: CaptionInput, raw: str, generated: int) -> CaptionResult:
-        """Parse one raw answer and add the camera prefix (also for answers from a served model)."""
-        parsed = parse_fields(raw)
-        fields = dict(parsed.fields)
-        phrase = camera_phrase(item.labels, item.label_confidence, self.camera_min_confidence)
+        """Parse one raw answer and add the camera prefix (also for answers from a served model).
+
+        An image's answer is parsed for ``IMAGE_FIELDS`` only (a ``camera_motion`` the model wrote
+        anyway is dropped) and gets no prefix."""
+        parsed = parse_fields(raw, IMAGE_FIELDS if item.is_image else FIELDS)
+        fields = empty_fields()
+        fields.update(parsed.fields)
+        conf, media = self.camera_min_confidence, item.media
+        phrase = camera_phrase(item.labels, item.label_confidence, conf, media)
         if phrase:
             fields["camera_motion"] = phrase  # the classifier's word wins over the model's
         description = fields["dense_description"] or fields["short_description"]
-        caption = with_camera_prefix(
-            description, item.labels, item.label_confidence, self.camera_min_confidence
-        )
+        caption = with_camera_prefix(description, item.labels, item.label_confidence, conf, media)
         return CaptionResult(
             clip_id=item.clip_id,
             caption=caption,

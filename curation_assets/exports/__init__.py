@@ -5,8 +5,10 @@
     report.summary()            # counts, failures by reason, shards, bytes, per bucket
     verify_export(out_dir)      # shards still match the manifest (add decode=True to decode)
 
-Re-running with the same members and spec touches nothing; see ``webdataset`` for the layout,
-the manifest columns and how resuming works.
+Members may mix video clips (``<key>.mp4``) and still images (``media = image``, ``<key>.jpg``:
+the source JPEG's own bytes when nothing changes, else re-encoded; ``images``). Re-running with
+the same members and spec touches nothing; see ``webdataset`` for the layout, the manifest
+columns and how resuming works.
 """
 
 from curation_assets.exports.spec import (

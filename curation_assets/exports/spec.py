@@ -23,7 +23,9 @@ _RATIO = re.compile(r"(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)")
 @dataclass(frozen=True)
 class ExportSpec:
     """How a subset becomes training files. Media settings are part of every shard's fingerprint,
-    so changing one rebuilds the shards; ``clips_per_tar`` regroups them."""
+    so changing one rebuilds the shards; ``clips_per_tar`` regroups them. Video clips use
+    ``short_side``, ``fps`` and the codec settings; still images ``short_side`` and
+    ``jpeg_quality``."""
 
     subset: str
     clips_per_tar: int = 64
@@ -33,6 +35,7 @@ class ExportSpec:
     codec: str = "libx264"
     crf: int = 18
     preset: str = "veryfast"
+    jpeg_quality: int = 95  # still images that must be re-encoded (exports/images.py)
     write_media: bool = True  # False: manifest only, no shards
 
     def __post_init__(self) -> None:
@@ -52,6 +55,8 @@ class ExportSpec:
             raise ValueError(f"codec {self.codec!r} is not a video codec")
         if not 0 <= self.crf <= 51:
             raise ValueError(f"crf must be within 0..51, got {self.crf}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be within 1..100, got {self.jpeg_quality}")
         for name, ratio in self.aspect_ratios.items():
             if not (math.isfinite(ratio) and ratio > 0):
                 raise ValueError(f"aspect ratio for {name!r} must be positive, got {ratio}")
@@ -77,6 +82,10 @@ class ExportSpec:
             "crf": self.crf,
             "preset": self.preset,
         }
+
+    def image_settings(self) -> dict:
+        """The settings that change a still image's bytes (video settings do not)."""
+        return {"short_side": self.short_side, "jpeg_quality": self.jpeg_quality}
 
 
 @dataclass(frozen=True)

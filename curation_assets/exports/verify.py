@@ -10,8 +10,9 @@ from pathlib import Path
 
 import av
 import polars as pl
+from PIL import Image
 
-from curation_assets.exports.webdataset import MANIFEST_PARQUET
+from curation_assets.exports.manifest import MANIFEST_PARQUET
 
 
 @dataclass
@@ -28,9 +29,10 @@ class ExportCheck:
 
 
 def verify_export(out_dir: Path, decode: bool = False, subset: str | None = None) -> ExportCheck:
-    """Every ``ok`` manifest row has its ``.mp4`` and ``.json`` in its tar (``.txt`` when it has a
-    caption) with the recorded size, no tar holds anything else, and no stray tars lie beside
-    it. ``decode=True`` also decodes every clip and compares frames, size and rate."""
+    """Every ``ok`` manifest row has its ``.mp4`` (``.jpg`` for an image) and ``.json`` in its tar
+    (``.txt`` when it has a caption) with the recorded size, no tar holds anything else, and no
+    stray tars lie beside it. ``decode=True`` also decodes every clip and compares frames, size
+    and rate (an image: its size)."""
     out_dir = Path(out_dir)
     check = ExportCheck()
     try:
@@ -62,7 +64,9 @@ def _check_tar(path: Path, rows: pl.DataFrame, decode: bool, check: ExportCheck)
             expected: set[str] = set()
             for row in rows.iter_rows(named=True):
                 key = row["key"]
-                names = [f"{key}.mp4", f"{key}.json"]
+                image = row.get("media") == "image"
+                ext = "jpg" if image else "mp4"
+                names = [f"{key}.{ext}", f"{key}.json"]
                 if row["caption"] is not None:
                     names.append(f"{key}.txt")
                 expected.update(names)
@@ -70,17 +74,18 @@ def _check_tar(path: Path, rows: pl.DataFrame, decode: bool, check: ExportCheck)
                 if missing:
                     check.problems.append(f"{path.name}: missing {', '.join(missing)}")
                     continue
-                video = members[f"{key}.mp4"]
+                video = members[f"{key}.{ext}"]
                 if video.size != row["out_bytes"]:
                     check.problems.append(
-                        f"{path.name}: {key}.mp4 has {video.size} bytes, "
+                        f"{path.name}: {key}.{ext} has {video.size} bytes, "
                         f"manifest {row['out_bytes']}"
                     )
                 meta = json.loads(tar.extractfile(members[f"{key}.json"]).read())
                 if meta.get("clip_id") != row["clip_id"]:
                     check.problems.append(f"{path.name}: {key}.json is for {meta.get('clip_id')}")
                 if decode:
-                    _check_decoded(path.name, key, tar.extractfile(video).read(), row, check)
+                    data = tar.extractfile(video).read()
+                    (_check_image if image else _check_decoded)(path.name, key, data, row, check)
             extra = sorted(set(members) - expected)
             if extra:
                 check.problems.append(f"{path.name}: unexpected members {extra[:3]}")
@@ -104,4 +109,19 @@ def _check_decoded(tar: str, key: str, data: bytes, row: dict, check: ExportChec
         check.problems.append(
             f"{tar}: {key}.mp4 is {frames} frames {size} @ {rate:g}, manifest {want} @ "
             f"{row['out_fps']:g}"
+        )
+
+
+def _check_image(tar: str, key: str, data: bytes, row: dict, check: ExportCheck) -> None:
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+            img.load()
+            size = img.size
+    except (OSError, SyntaxError, ValueError) as exc:
+        check.problems.append(f"{tar}: {key}.jpg does not decode ({exc})")
+        return
+    check.decoded += 1
+    if size != (row["out_width"], row["out_height"]):
+        check.problems.append(
+            f"{tar}: {key}.jpg is {size}, manifest {(row['out_width'], row['out_height'])}"
         )

@@ -173,41 +173,79 @@ def _video_trail(store, video: dict) -> dict:
 
 @dataclass(frozen=True)
 class FunnelStep:
+    """``videos``, ``clips``, ``seconds``: video files and their clips (a file refused unopened
+    counts as a video); ``images``: still images (one clip each, no seconds)."""
+
     step: str
     videos: int
     clips: int | None
     seconds: float
     note: str = ""
+    images: int = 0
+
+
+def _media_expr(con, table: str, alias: str = "") -> str:
+    """``coalesce(media, 'video')``, or ``'video'`` where the table has no media column yet
+    (lineage written before images were ingested)."""
+    columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    prefix = f"{alias}." if alias else ""
+    return f"coalesce({prefix}media, 'video')" if "media" in columns else "'video'"
 
 
 def funnel(
     store: LineageStore, shard: str | None = None, subset: str | None = None
 ) -> list[FunnelStep]:
-    """How many videos, clips and seconds survive each step so far."""
-    where, params = ("WHERE shard = ?", [shard]) if shard else ("", [])
+    """How many videos, clips and seconds, and how many still images, survive each step."""
     con = store.connect()
     try:
 
-        def one(sql: str, extra: list | None = None):
-            return con.execute(sql, params + (extra or [])).fetchone()
+        def one(sql: str, params: list):
+            return con.execute(sql, params).fetchone()
+
+        def where(alias: str = "", extra: str = "") -> tuple[str, list]:
+            conds = ([f"{alias + '.' if alias else ''}shard = ?"] if shard else []) + (
+                [extra] if extra else []
+            )
+            return ("WHERE " + " AND ".join(conds) if conds else ""), ([shard] if shard else [])
+
+        vmedia = _media_expr(con, "videos", "v")
+        cmedia = _media_expr(con, "clips", "c")
+        video, image = f"{vmedia} <> 'image'", f"{vmedia} = 'image'"
+        files = (
+            f"count(*) FILTER (WHERE {video}), coalesce(sum(v.duration_s) FILTER "
+            f"(WHERE {video}), 0), count(*) FILTER (WHERE {image})"
+        )
+        clip_counts = (
+            f"count(DISTINCT c.video_id) FILTER (WHERE {cmedia} <> 'image'), "
+            f"count(*) FILTER (WHERE {cmedia} <> 'image'), "
+            f"coalesce(sum(c.duration_s) FILTER (WHERE {cmedia} <> 'image'), 0), "
+            f"count(*) FILTER (WHERE {cmedia} = 'image')"
+        )
 
         steps: list[FunnelStep] = []
-        n, secs = one(f"SELECT count(*), coalesce(sum(duration_s), 0) FROM videos {where}")
-        steps.append(FunnelStep("files", n, None, secs, "seconds where the container says"))
-        adm_where = f"{where} {'AND' if where else 'WHERE'} status = 'admitted'"
-        n, secs = one(f"SELECT count(*), coalesce(sum(duration_s), 0) FROM videos {adm_where}")
-        steps.append(FunnelStep("admitted", n, None, secs))
-        ok_where = f"{where} {'AND' if where else 'WHERE'} status = 'ok'"
-        n, secs = one(f"SELECT count(*), coalesce(sum(decoded_s), 0) FROM decode_passes {ok_where}")
-        steps.append(FunnelStep("decoded", n, None, secs))
-        n, clips, secs = one(
-            "SELECT count(DISTINCT video_id), count(*), coalesce(sum(duration_s), 0) "
-            f"FROM clips {where}"
+        w, params = where("v")
+        n, secs, imgs = one(f"SELECT {files} FROM videos v {w}", params)
+        steps.append(FunnelStep("files", n, None, secs, "seconds where the container says", imgs))
+        w, params = where("v", "v.status = 'admitted'")
+        n, secs, imgs = one(f"SELECT {files} FROM videos v {w}", params)
+        steps.append(FunnelStep("admitted", n, None, secs, images=imgs))
+        w, params = where("p", "p.status = 'ok'")
+        n, secs, imgs = one(
+            f"SELECT count(*) FILTER (WHERE {video}), coalesce(sum(p.decoded_s) FILTER "
+            f"(WHERE {video}), 0), count(*) FILTER (WHERE {image}) "
+            f"FROM decode_passes p LEFT JOIN videos v USING (video_id) {w}",
+            params,
         )
-        steps.append(FunnelStep("single-shot clips", n, clips, secs, "4-16 s windows"))
+        steps.append(FunnelStep("decoded", n, None, secs, images=imgs))
+        w, params = where("c")
+        n, clips, secs, imgs = one(f"SELECT {clip_counts} FROM clips c {w}", params)
+        steps.append(
+            FunnelStep("single-shot clips", n, clips, secs, "4-16 s windows; an image: one", imgs)
+        )
+        w, params = where()
         stages = [
             r[0]
-            for r in con.execute(f"SELECT DISTINCT stage FROM decisions {where}", params).fetchall()
+            for r in con.execute(f"SELECT DISTINCT stage FROM decisions {w}", params).fetchall()
         ]
         subsets = {r[0] for r in con.execute("SELECT subset FROM subset_runs").fetchall()}
         stages = sorted(
@@ -218,21 +256,23 @@ def funnel(
         for stage in stages:
             failed_so_far.append(stage)
             marks = ", ".join("?" for _ in failed_so_far)
-            n, clips, secs = one(
-                f"SELECT count(DISTINCT video_id), count(*), coalesce(sum(duration_s), 0) "
-                f"FROM clips {where} {'AND' if where else 'WHERE'} clip_id NOT IN ("
-                f"SELECT clip_id FROM decisions WHERE NOT passed AND stage IN ({marks}))",
-                failed_so_far,
+            w, params = where(
+                "c",
+                "c.clip_id NOT IN (SELECT clip_id FROM decisions "
+                f"WHERE NOT passed AND stage IN ({marks}))",
             )
-            steps.append(FunnelStep(stage, n, clips, secs))
+            n, clips, secs, imgs = one(
+                f"SELECT {clip_counts} FROM clips c {w}",
+                params + failed_so_far,
+            )
+            steps.append(FunnelStep(stage, n, clips, secs, images=imgs))
         if subset:
-            n, clips, secs = con.execute(
-                "SELECT count(DISTINCT c.video_id), count(*), coalesce(sum(c.duration_s), 0) "
-                f"FROM subset_members m JOIN clips c USING (clip_id) WHERE m.subset = ? "
-                f"{'AND c.shard = ?' if shard else ''}",
-                [subset] + params,
+            n, clips, secs, imgs = con.execute(
+                f"SELECT {clip_counts} FROM subset_members m JOIN clips c USING (clip_id) "
+                f"WHERE m.subset = ? {'AND c.shard = ?' if shard else ''}",
+                [subset] + ([shard] if shard else []),
             ).fetchone()
-            steps.append(FunnelStep(f"subset {subset}", n, clips, secs))
+            steps.append(FunnelStep(f"subset {subset}", n, clips, secs, images=imgs))
         return steps
     finally:
         con.close()
@@ -241,18 +281,14 @@ def funnel(
 def stage_funnel(store: LineageStore, subset: str) -> dict | None:
     """A subset stage's own funnel as recorded by its last materialization: share of its pool
     remaining after each filter, in order (Movie Gen's appendix-table style)."""
-    rows = _rows(
-        store,
-        "SELECT subset, parent, pool_clips, members, hours, funnel_json, composition_json, notes "
-        "FROM subset_runs WHERE subset = ?",
-        [subset],
-    )
+    rows = _rows(store, "SELECT * FROM subset_runs WHERE subset = ?", [subset])
     if not rows:
         return None
     run = rows[0]
     return {
         "subset": subset,
         "parent": run["parent"],
+        "media": run.get("media") or "video",  # null: a run from before images
         "pool_clips": run["pool_clips"],
         "members": run["members"],
         "hours": run["hours"],

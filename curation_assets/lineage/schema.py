@@ -32,6 +32,7 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "container_format": S,
         "truncated": B,
         "declared_duration_s": F,
+        "media": S,  # video | image (vocabulary.Media); null for a file refused unopened
     },
     # One row per admitted video: how its single decode pass went. (Timings such as decode
     # fps go to asset metadata, not here: a re-run must leave lineage unchanged.)
@@ -89,6 +90,7 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "shot_index": I,
         "start_frame": I,
         "end_frame": I,
+        "media": S,  # video | image: an image clip has no time span (start_s = end_s = 0)
     },
     "scores": {"clip_id": S, "signal": S, "value": F, "scorer": S, "scorer_version": S, "shard": S},
     "clip_labels": {
@@ -119,6 +121,7 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "video_id": S,
         "shard": S,
         "duration_s": F,
+        "media": S,  # video | image: the stage's media kind (null: written before images)
     },
     # One row per subset materialization: the thresholds and targets it applied, what it got.
     "subset_runs": {
@@ -133,6 +136,7 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "composition_json": S,
         "funnel_json": S,
         "notes": S,
+        "media": S,  # video | image: what the stage selects (null: written before images)
     },
     "captions": {
         "clip_id": S,
@@ -204,6 +208,7 @@ TABLES: dict[str, dict[str, type[pl.DataType]]] = {
         "marked_at": S,
         "source": S,
         "problem": S,
+        "expanded_from": S,  # the clip expanded (the kept copy of a dropped one); null: unknown
     },
     # "More like these seeds": each neighbour, the seed it is nearest to and how near.
     "finetune_expansion": {

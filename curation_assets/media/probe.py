@@ -53,6 +53,7 @@ class Probe:
     # frame_count then describe what can be read, declared_duration_s what the header claims.
     truncated: bool = False
     declared_duration_s: float | None = None
+    media: str = "video"  # or "image": a still picture, probed by Pillow (media/image.py)
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -214,6 +215,8 @@ def _first_frame(container, stream):
 
 def admission_reason(probe: Probe, cfg: AdmissionConfig) -> tuple[Admission | None, str]:
     """``(None, detail)`` admits; otherwise the vocabulary reason and a human detail."""
+    if probe.media == "image":
+        return _image_admission(probe, cfg)
     if not probe.readable:
         if probe.has_video is False and probe.error is None:
             return Admission.NO_VIDEO_STREAM, "no video stream"
@@ -238,3 +241,21 @@ def admission_reason(probe: Probe, cfg: AdmissionConfig) -> tuple[Admission | No
     if short_side < cfg.min_short_side_px:
         return Admission.TOO_SMALL, f"short side {short_side} px < {cfg.min_short_side_px} px"
     return None, f"{probe.width}x{probe.height} {probe.codec} {probe.duration_s:.2f} s{note}"
+
+
+def _image_admission(probe: Probe, cfg: AdmissionConfig) -> tuple[Admission | None, str]:
+    size = f"{probe.width}x{probe.height}"
+    pixels = (probe.coded_width or 0) * (probe.coded_height or 0)
+    if pixels > cfg.image_max_pixels:
+        return Admission.TOO_LARGE, (
+            f"{probe.container_format} {size} is over {cfg.image_max_pixels} pixels "
+            "(refused from its header, never decoded)"
+        )
+    if not probe.readable:
+        return Admission.UNREADABLE, probe.error or "unreadable"
+    short_side = min(probe.width or 0, probe.height or 0)
+    if short_side < cfg.image_min_short_side_px:
+        return Admission.TOO_SMALL, (
+            f"image short side {short_side} px < {cfg.image_min_short_side_px} px"
+        )
+    return None, f"{size} {probe.container_format} {probe.pix_fmt} image"

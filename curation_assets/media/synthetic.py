@@ -371,7 +371,7 @@ JUNK_REASONS = {
     "truncated.mp4": "unreadable",
     "notes.txt": "unreadable",
     "tone only.m4a": "no_video_stream",
-    "still.png": "too_short",
+    "still.png": "too_small",  # an image (Pillow), under admission.image_min_short_side_px
     "two seconds.mp4": "too_short",
     "tiny 96x64.mp4": "too_small",
     "overlong.mp4": "too_long",
@@ -380,7 +380,7 @@ JUNK_REASONS = {
 # More kinds, written only when asked (``write_junk(folder, extra=True)``) so that shards built
 # with the default keep their file count.
 EXTRA_JUNK_REASONS = {
-    "image inside.mp4": "too_short",  # a PNG with a video extension: FFmpeg sniffs the content
+    "image inside.mp4": "too_small",  # a PNG with a video extension: the content decides
     "cut in half.mp4": "too_short",  # index first, data cut at 50%: only ~2.9 of 6 s readable
 }
 

@@ -1,4 +1,4 @@
-"""Cut one clip out of a source video and encode it for training (the only re-encode in the flow).
+"""Cut one clip out of a source video and encode it for training (the only video re-encode).
 
 A clip is virtual until export (docs/architecture.md "Decode once"): a range on the time axis of the
 single decode pass, i.e. seconds after the first decoded frame. A cut here must give exactly the
@@ -79,28 +79,33 @@ def plan_geometry(
     crop: tuple[int, int, int, int] | None = None,
     aspect: float | None = None,
     short_side: int | None = None,
+    *,
+    even: bool = True,
 ) -> Geometry:
     """Border crop (clamped to the frame), centre crop to ``aspect`` (w/h), scale the short side
-    down to ``short_side`` (never up). Sides are even, as yuv420p needs."""
-    if width < 2 or height < 2:
+    down to ``short_side`` (never up). Sides are even, as yuv420p needs; ``even=False`` (still
+    images, JPEG) keeps every pixel: no alignment, so a frame that needs no crop gets none."""
+    low = 2 if even else 1
+    if width < low or height < low:
         raise ValueError(f"frame {width}x{height} is too small")
     x, y, w, h = 0, 0, width, height
     if crop is not None:
         cx, cy, cw, ch = (int(v) for v in crop)
-        x, y = min(max(0, cx), width - 2), min(max(0, cy), height - 2)
-        w, h = max(2, min(cw, width - x)), max(2, min(ch, height - y))
+        x, y = min(max(0, cx), width - low), min(max(0, cy), height - low)
+        w, h = max(low, min(cw, width - x)), max(low, min(ch, height - y))
     if aspect is not None:
         if aspect <= 0 or not math.isfinite(aspect):
             raise ValueError(f"aspect ratio must be positive, got {aspect}")
         if w / h > aspect:
-            new_w = max(2, round(h * aspect))
+            new_w = max(low, round(h * aspect))
             x, w = x + (w - new_w) // 2, new_w
         else:
-            new_h = max(2, round(w / aspect))
+            new_h = max(low, round(w / aspect))
             y, h = y + (h - new_h) // 2, new_h
-    # even-aligned so chroma planes (half size) crop on whole samples
-    x, y = x // 2 * 2, y // 2 * 2
-    w, h = _even_down(w), _even_down(h)
+    side = _even_down if even else (lambda v: max(1, int(v)))
+    if even:  # even-aligned so chroma planes (half size) crop on whole samples
+        x, y = x // 2 * 2, y // 2 * 2
+        w, h = _even_down(w), _even_down(h)
     scale = 1.0
     if short_side is not None:
         if short_side < 2:
@@ -108,9 +113,9 @@ def plan_geometry(
         scale = min(1.0, short_side / min(w, h))
     if scale < 1.0:
         if w <= h:
-            out_w, out_h = _even_down(short_side), _even_down(round(h * scale))
+            out_w, out_h = side(short_side), side(round(h * scale))
         else:
-            out_w, out_h = _even_down(round(w * scale)), _even_down(short_side)
+            out_w, out_h = side(round(w * scale)), side(short_side)
     else:
         out_w, out_h = w, h
     return Geometry(x, y, w, h, out_w, out_h)

@@ -59,7 +59,7 @@ class ThumbnailRecorder:
     """Collects one thumbnail per frame during the pass (``add``), then ``detect``s.
 
     ``shrink(src, dst)`` writes ``src`` area-averaged into ``dst``; the pass hands its own
-    (``decode.shrink_into``: 2x2 halvings then one bilinear step, ~10 us a frame here, where
+    (``frame_shrink.shrink_into``: 2x2 halvings then one bilinear step, ~10 us a frame here, where
     OpenCV's general INTER_AREA takes ~55 us)."""
 
     def __init__(self, shrink=None) -> None:

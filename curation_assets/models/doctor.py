@@ -348,7 +348,7 @@ def _cut(text: str, width: int) -> str:
 
 def _offline_people() -> str:
     """The offline has_human scorer this machine records (with content.human_backend: auto)."""
-    from curation_assets.signals.content import opencv_people_available
+    from curation_assets.signals.human_detector import opencv_people_available
     from curation_assets.signals.people import detector_available
 
     if detector_available():

@@ -1,9 +1,9 @@
 """Great Expectations (GX Core 1.x) suites over pandas frames; no Dagster here.
 
-Each ``validate_*`` function builds an ``ExpectationSuite`` for one lineage table (or a frame
-derived from it in DuckDB) and validates it against a whole-dataframe batch of an ephemeral,
-per-process GX context. The result is a small :class:`ValidationResult` that the asset checks turn
-into Dagster metadata.
+A suite is a list of :class:`Expect` (the lineage tables' own suites are in ``shard_suites.py``
+and ``filter_suites.py``). :func:`validate_frame` builds a GX ``ExpectationSuite`` from it and
+validates it against a whole-dataframe batch of an ephemeral, per-process GX context. The result
+is a small :class:`ValidationResult` that the asset checks turn into Dagster metadata.
 
 ``great_expectations`` takes seconds to import, so it is imported lazily, on the first validation.
 Expectations are named here by their GX type (``expect_column_values_to_be_unique``) through
@@ -22,9 +22,6 @@ from typing import Any
 
 import pandas as pd
 
-from curation_assets.vocabulary import Admission, VideoStatus
-
-DURATION_TOLERANCE_S = 1e-6
 PARTIAL_UNEXPECTED_COUNT = 10
 
 _lock = threading.Lock()
@@ -226,156 +223,6 @@ def validate_frame(
     )
 
 
-# -- the suites --------------------------------------------------------------------------------
-
-
-def source_videos_expectations(
-    expected_files: Sequence[str],
-    min_duration_s: float,
-    max_duration_s: float,
-    reasons: Iterable[str] = tuple(Admission),
-) -> list[Expect]:
-    """``videos`` rows of one shard: one per file, unique ids, known status and reasons."""
-    admitted = {"status": VideoStatus.ADMITTED.value}
-    rejected = {"status": VideoStatus.REJECTED.value}
-    files = sorted(set(expected_files))
-    return [
-        expect(
-            "expect_table_row_count_to_equal",
-            "exactly one row per file of the shard",
-            value=len(files),
-        ),
-        expect("expect_column_values_to_not_be_null", column="file_name"),
-        expect("expect_column_values_to_be_unique", column="file_name"),
-        expect(
-            "expect_column_values_to_be_in_set",
-            "every row names a file of the shard",
-            column="file_name",
-            value_set=files,
-        ),
-        expect("expect_column_values_to_not_be_null", column="video_id"),
-        expect("expect_column_values_to_be_unique", column="video_id"),
-        expect("expect_column_values_to_not_be_null", column="status"),
-        expect(
-            "expect_column_values_to_be_in_set",
-            column="status",
-            value_set=[s.value for s in VideoStatus],
-        ),
-        expect(
-            "expect_column_values_to_not_be_null",
-            "a rejected file says why",
-            column="reason",
-            where=rejected,
-        ),
-        expect(
-            "expect_column_values_to_be_in_set",
-            "rejection reasons come from the admission vocabulary",
-            column="reason",
-            value_set=sorted(str(r) for r in reasons),
-            where=rejected,
-        ),
-        expect(
-            "expect_column_values_to_be_null",
-            "an admitted file has no rejection reason",
-            column="reason",
-            where=admitted,
-        ),
-        expect(
-            "expect_column_values_to_not_be_null",
-            column="duration_s",
-            where=admitted,
-        ),
-        expect(
-            "expect_column_values_to_be_between",
-            "admitted durations lie within admission bounds",
-            column="duration_s",
-            min_value=min_duration_s,
-            max_value=max_duration_s,
-            where=admitted,
-        ),
-    ]
-
-
-def validate_source_videos(
-    videos: pd.DataFrame,
-    expected_files: Sequence[str],
-    min_duration_s: float,
-    max_duration_s: float,
-    reasons: Iterable[str] = tuple(Admission),
-) -> ValidationResult:
-    return validate_frame(
-        videos,
-        "source_videos",
-        source_videos_expectations(expected_files, min_duration_s, max_duration_s, reasons),
-    )
-
-
-def shot_clips_expectations(
-    min_s: float, max_s: float, tolerance_s: float = DURATION_TOLERANCE_S
-) -> list[Expect]:
-    """``clips`` rows of one shard plus two derived boolean columns.
-
-    ``spans_cut``: the clip is not inside its shot, or another shot boundary of its video lies
-    strictly inside it. ``video_admitted``: its video is an admitted video of the shard.
-    """
-    return [
-        expect("expect_column_values_to_not_be_null", column="clip_id"),
-        expect("expect_column_values_to_be_unique", column="clip_id"),
-        expect("expect_column_values_to_not_be_null", column="duration_s"),
-        expect(
-            "expect_column_values_to_be_between",
-            "clip length within clips.min_s..clips.max_s",
-            column="duration_s",
-            min_value=min_s - tolerance_s,
-            max_value=max_s + tolerance_s,
-        ),
-        expect(
-            "expect_column_values_to_be_in_set",
-            "no clip spans a detected cut",
-            column="spans_cut",
-            value_set=[False],
-        ),
-        expect("expect_column_values_to_not_be_null", column="spans_cut"),
-        expect(
-            "expect_column_values_to_be_in_set",
-            "every clip comes from an admitted video of the shard",
-            column="video_admitted",
-            value_set=[True],
-        ),
-        expect("expect_column_values_to_not_be_null", column="video_admitted"),
-    ]
-
-
-def validate_shot_clips(
-    clips: pd.DataFrame, min_s: float, max_s: float, tolerance_s: float = DURATION_TOLERANCE_S
-) -> ValidationResult:
-    return validate_frame(clips, "shot_clips", shot_clips_expectations(min_s, max_s, tolerance_s))
-
-
-def decode_passes_expectations() -> list[Expect]:
-    """One row per video that is admitted or has a decode pass: ``admitted``, ``decode_passes``."""
-    return [
-        expect("expect_column_values_to_be_unique", column="video_id"),
-        expect(
-            "expect_column_values_to_be_in_set",
-            "decode passes only for admitted videos",
-            column="admitted",
-            value_set=[True],
-        ),
-        expect(
-            "expect_column_values_to_be_between",
-            "every admitted video has exactly one decode pass",
-            column="decode_passes",
-            min_value=1,
-            max_value=1,
-        ),
-    ]
-
-
-def validate_decode_passes(coverage: pd.DataFrame) -> ValidationResult:
-    return validate_frame(coverage, "decode_passes", decode_passes_expectations())
-
-
 # -- helpers -----------------------------------------------------------------------------------
 
 
@@ -416,71 +263,3 @@ def _md_cell(value: Any) -> str:
     if len(text) > 200:
         text = text[:197] + "..."
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def filter_scores_expectations(
-    ranges: Mapping[str, tuple[float | None, float | None]],
-) -> list[Expect]:
-    """``scores`` rows of one filter family and shard: finite values, each signal in its range."""
-    specs = [
-        expect("expect_column_values_to_not_be_null", column="value"),
-        expect(
-            "expect_column_values_to_be_in_set",
-            "scores are finite numbers",
-            column="finite",
-            value_set=[True],
-        ),
-    ]
-    for signal, (low, high) in sorted(ranges.items()):
-        if low is None and high is None:
-            continue
-        specs.append(
-            expect(
-                "expect_column_values_to_be_between",
-                f"{signal} within its declared range",
-                where={"signal": signal},
-                column="value",
-                min_value=low,
-                max_value=high,
-            )
-        )
-    return specs
-
-
-def filter_coverage_expectations(signals: int, filters: int) -> list[Expect]:
-    """One row per clip of the shard: how many declared signals it has, and decisions."""
-    return [
-        expect("expect_column_values_to_be_unique", column="clip_id"),
-        expect(
-            "expect_column_values_to_be_in_set",
-            f"every clip scored on all {signals} signals (unless an analysis_error is recorded)",
-            column="complete",
-            value_set=[True],
-        ),
-        expect(
-            "expect_column_values_to_be_between",
-            f"one decision per configured filter ({filters})",
-            column="decisions",
-            min_value=filters,
-            max_value=filters + 1,  # + an analysis_error row
-        ),
-    ]
-
-
-def validate_filter_scores(
-    family: str,
-    scores: pd.DataFrame,
-    coverage: pd.DataFrame,
-    ranges: Mapping[str, tuple[float | None, float | None]],
-    signals: int,
-    filters: int,
-) -> ValidationResult:
-    return combine(
-        family,
-        [
-            validate_frame(scores, f"{family}_scores", filter_scores_expectations(ranges)),
-            validate_frame(
-                coverage, f"{family}_coverage", filter_coverage_expectations(signals, filters)
-            ),
-        ],
-    )

@@ -23,7 +23,8 @@ DURATION_EDGES = (0.0, 4.0, 6.0, 8.0, 11.0, 14.0, 16.0)
 def export_members(lineage: LineageStore, members: pl.DataFrame) -> pl.DataFrame:
     """Reviewed members with the columns the exporter needs (frames, geometry, buckets)."""
     facts = lineage.query(
-        "SELECT c.clip_id, c.start_s AS clip_start_s, c.start_frame AS clip_start_frame, "
+        "SELECT c.clip_id, coalesce(c.media, 'video') AS media, c.start_s AS clip_start_s, "
+        "c.start_frame AS clip_start_frame, "
         "v.fps, v.width, v.height, cap.fields_json FROM clips c JOIN videos v USING (video_id) "
         "LEFT JOIN (SELECT clip_id, any_value(fields_json) AS fields_json FROM captions "
         "GROUP BY clip_id) cap USING (clip_id)"

@@ -81,3 +81,43 @@ def resampling_weights(labels: np.ndarray) -> np.ndarray:
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     raw = 1.0 / np.sqrt(counts[inverse].astype(np.float64))
     return raw * (labels.size / raw.sum())
+
+
+LABEL_PREFIX = {"video": "", "image": "image:"}
+"""Concept labels per media kind: videos keep ``c00000``..., images are ``image:c00000``..."""
+
+
+class KindConcepts(NamedTuple):
+    labels: list[str]  # per point, e.g. "c00012" (video) or "image:c00003" (image)
+    weights: np.ndarray  # (n,) 1/sqrt(cluster size), mean 1 within each media kind
+    k: dict[str, int]  # media kind -> clusters asked for (clipped to its points)
+    sizes: dict[str, list[int]]  # media kind -> points per cluster
+
+
+def cluster_per_kind(
+    embeddings: np.ndarray, kinds: list[str], k: int, seed: int, niter: int = 20
+) -> KindConcepts:
+    """Concepts computed separately per media kind (videos with videos, images with images).
+
+    Each kind gets its own k-means (``k`` clipped to its points) and its own 1/sqrt(cluster
+    size) weights normalised to mean 1 within the kind, so the overall mean stays 1 and a kind's
+    weights do not depend on how many clips of the other kind there are. Kinds other than video
+    and image are prefixed with their own name.
+    """
+    kinds = [str(m) for m in kinds]
+    if len(kinds) != len(embeddings):
+        raise ValueError(f"{len(kinds)} kinds for {len(embeddings)} embeddings")
+    labels: list[str] = [""] * len(kinds)
+    weights = np.zeros(len(kinds), np.float64)
+    out_k: dict[str, int] = {}
+    sizes: dict[str, list[int]] = {}
+    for kind in sorted(set(kinds)):
+        rows = np.flatnonzero(np.asarray(kinds, dtype=object) == kind)
+        found = cluster(embeddings[rows], k, seed, niter=niter)
+        prefix = LABEL_PREFIX.get(kind, f"{kind}:")
+        for row, label in zip(rows.tolist(), found.labels.tolist(), strict=True):
+            labels[row] = f"{prefix}c{label:05d}"
+        weights[rows] = resampling_weights(found.labels)
+        out_k[kind] = len(found.sizes)
+        sizes[kind] = [int(s) for s in found.sizes]
+    return KindConcepts(labels, weights, out_k, sizes)

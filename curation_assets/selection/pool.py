@@ -29,7 +29,9 @@ def load_pool(
     label_kinds: Iterable[str],
     clip_ids: pl.Series | None = None,
 ) -> pl.DataFrame:
-    """Clips x (signals, ``label:<kind>``, ``dedup_representative``, ``caption_ok``).
+    """Clips x (``media``, signals, ``label:<kind>``, ``dedup_representative``,
+    ``caption_ok``). ``media`` is ``video`` or ``image`` (a clip written before images were
+    ingested has none: ``video``); a stage keeps only its own media (``selection/stages.py``).
 
     ``clip_ids`` restricts the pool (a child stage selects from its parent's members)."""
     signals = sorted(set(signals) | {Content.CONCEPT_WEIGHT.value})
@@ -69,7 +71,7 @@ def load_pool(
             SELECT DISTINCT clip_id FROM decisions WHERE stage = 'captions' AND passed = false
         )
         SELECT c.clip_id, c.video_id, c.shard, c.start_s, c.end_s, c.duration_s,
-               v.width, v.height, v.fps,
+               coalesce(c.media, 'video') AS media, v.width, v.height, v.fps,
                s.* EXCLUDE (clip_id)
                {", l.* EXCLUDE (clip_id)" if kinds else ""},
                dup.dedup_representative,

@@ -77,7 +77,8 @@ def seeds_in_force(
     """(sound seeds, one row per seed for the ``finetune_seeds`` table, problems included).
 
     ``dropped_as_copy``: clip -> the kept copy, for clips a near-duplicate group dropped (such a
-    seed is replaced by its kept copy, which looks the same)."""
+    seed is replaced by its kept copy, which looks the same; ``expanded_from`` names the clip
+    expanded, null for an unknown one, so ``recorded_seeds`` reads the seeds back)."""
     sound: list[Seed] = []
     rows: list[dict] = []
     seen: set[tuple[str, str]] = set()
@@ -104,7 +105,30 @@ def seeds_in_force(
                 "marked_at": seed.marked_at,
                 "source": seed.source,
                 "problem": problem,
+                "expanded_from": use.clip_id if seed.clip_id in known else None,
             }
         )
     rows.sort(key=lambda r: (r["theme"], r["clip_id"]))
     return sound, rows
+
+
+def recorded_seeds(rows: Iterable[Mapping]) -> list[Seed]:
+    """The sound seeds back from ``finetune_seeds`` rows (as ``seeds_in_force`` wrote them), in
+    the table's order (theme, clip id), each (expanded clip, theme) once."""
+    seeds: dict[tuple[str, str], Seed] = {}
+    for row in sorted(rows, key=lambda r: (r["theme"], r["clip_id"])):
+        # rows written before the column existed: a seed without a problem is expanded as is
+        clip_id = row.get("expanded_from") or (None if row.get("problem") else row["clip_id"])
+        if not clip_id:
+            continue  # an unknown clip id
+        theme = "" if row["theme"] == f"seed:{row['clip_id']}" else row["theme"]
+        key = (clip_id, theme)
+        if key not in seeds:
+            seeds[key] = Seed(
+                clip_id,
+                theme,
+                row.get("marked_by") or "",
+                row.get("marked_at") or "",
+                row.get("source") or "review",
+            )
+    return list(seeds.values())

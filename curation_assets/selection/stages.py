@@ -1,16 +1,20 @@
 """A subset stage = a query over stored scores (score once, select many). No decoding here.
 
 Procedure for one stage (the README repeats it for users):
-1. Pool: every clip of an admitted video, or the parent stage's members for a child stage.
-2. Gates: the per-shard ``filters:`` thresholds with the stage's own ``thresholds`` over them,
-   then allowed labels, near-duplicate representatives only, a caption that passed QC. Each is a
-   decision per clip with value and threshold (stage = the subset's name).
+1. Pool: every clip of an admitted video, or the parent stage's members for a child stage; only
+   clips of the stage's ``media`` (``video``, or ``image``: a still image is one clip with no
+   time span) are considered, the others are counted and left out without a decision.
+2. Gates: the per-shard ``filters:`` thresholds with the stage's own ``thresholds`` over them
+   (for an image stage: ``image_filters:`` over ``filters:``, and no motion gate: a still image
+   has no motion), then allowed labels, near-duplicate representatives only, a caption that
+   passed QC. Each is a decision per clip with value and threshold (stage = the subset's name).
 3. ``keep_fraction`` of the best by ``rank_by`` (percentile within the eligible clips).
 4. Composition and caps: a linear programme sizes each label cell (``composition``); within a
    cell clips are taken by a concept-weighted random priority (Efraimidis-Spirakis keys
    ``ln(u) / w``, ``u`` from a hash of the clip id and the seed, ``w`` = concept weight), so the
    choice is deterministic for a seed and rare concepts are favoured as Movie Gen resamples them.
-5. Members get a duration x aspect bucket and a training weight (concept weight, mean 1).
+5. Members get a duration x aspect bucket (an image: ``image|<aspect>``, no duration bucket) and
+   a training weight (concept weight, mean 1).
 """
 
 from __future__ import annotations
@@ -21,12 +25,24 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from curation_assets.config import ANY_OF_FILTERS, CurationConfig, StageConfig
+from curation_assets.config import (
+    ANY_OF_FILTERS,
+    IMAGE_FILTER_STAGES,
+    CurationConfig,
+    StageConfig,
+)
 from curation_assets.selection.buckets import aspect_bucket_expr, duration_bucket_expr
 from curation_assets.selection.composition import Allocation, Cell, Target, allocate
 from curation_assets.selection.pool import LABEL_PREFIX
 from curation_assets.selection.thresholds import NOT_SCORED, decide_frame, rules_from_config
-from curation_assets.vocabulary import Content, Selection
+from curation_assets.vocabulary import Content, Media, Selection, Visual
+
+# Gates a single image cannot be measured on (``watermark`` needs the content to change under a
+# fixed mark, i.e. several frames): an image stage keeps an image such a gate did not score.
+NOT_MEASURED_ON_IMAGES = {
+    Visual.WATERMARK.value: "watermark is not measured on a single image (kept)",
+}
+IMAGE_BUCKET = "image"  # an image member's bucket: ``image|<aspect_bucket>``
 
 
 @dataclass
@@ -40,11 +56,15 @@ class StageSelection:
     thresholds: dict  # the effective gates, recorded with the output
     unscored: dict[str, int] = field(default_factory=dict)  # kept although not scored
     notes: list[str] = field(default_factory=list)
+    media: str = Media.VIDEO.value  # the media kind the stage selects
+    # clips of each media kind in the pool before the media step (the others are left out)
+    pool_by_media: dict[str, int] = field(default_factory=dict)
 
     def run_record(self, stage: StageConfig) -> dict:
         return {
             "subset": self.name,
             "parent": stage.parent,
+            "media": self.media,
             "pool_clips": self.pool_clips,
             "members": self.members.height,
             "hours": float(self.members["duration_s"].sum() or 0) / 3600,
@@ -60,10 +80,16 @@ class StageSelection:
 
 
 def effective_gates(cfg: CurationConfig, stage: StageConfig) -> dict[str, dict[str, dict]]:
-    """``{filter: {signal: {min/max}}}``: the per-shard gates, the stage's limits over them."""
+    """``{filter: {signal: {min/max}}}``: the per-shard gates, the stage's limits over them.
+    An image stage starts from the image gates (``image_filters:`` over ``filters:``, as the
+    per-shard filters decide images) and has no motion gate."""
     gates: dict[str, dict[str, dict]] = {}
-    for family in cfg.filters:
-        for name, signals in cfg.stage_filters(family).items():
+    families = list(cfg.filters)
+    if stage.media == Media.IMAGE:
+        families += [f for f in cfg.image_filters if f not in families]
+        families = [f for f in families if f in IMAGE_FILTER_STAGES]
+    for family in families:
+        for name, signals in cfg.stage_filters(family, media=stage.media).items():
             gates.setdefault(name, {}).update(signals)
     for name, signals in stage.thresholds.items():
         merged = gates.setdefault(name, {})
@@ -86,7 +112,17 @@ def select_stage(
     pool: pl.DataFrame, name: str, stage: StageConfig, gates: dict, parent: str | None = None
 ) -> StageSelection:
     """``pool`` from ``selection.pool.load_pool`` (already restricted to the parent's members
-    for a child stage)."""
+    for a child stage). Only clips of ``stage.media`` are considered (a pool without a ``media``
+    column is all video)."""
+    media = stage.media
+    if "media" in pool.columns:
+        kinds = pool.select(pl.col("media").fill_null(Media.VIDEO.value))["media"]
+        by_media = {str(k): int(v) for k, v in kinds.value_counts().iter_rows()}
+        pool = pool.filter(kinds == media)
+    else:
+        by_media = {Media.VIDEO.value: pool.height}
+    pool_by_media = {m.value: by_media.get(m.value, 0) for m in Media}
+    pool_by_media |= {k: v for k, v in by_media.items() if k not in pool_by_media}
     n = pool.height
     steps: list[tuple[str, pl.DataFrame]] = []  # (filter, frame of passed/value/threshold/reason)
     unscored: dict[str, int] = {}
@@ -100,7 +136,17 @@ def select_stage(
     for rule in rules_from_config(gates, ANY_OF_FILTERS):
         out = decide_frame(rule, pool)
         missing = out["passed"].is_null()
-        if rule.name in stage.allow_unscored:
+        if media == Media.IMAGE and rule.name in NOT_MEASURED_ON_IMAGES:
+            # kept as not scored, and the decision says why
+            why = f"{NOT_SCORED}: {NOT_MEASURED_ON_IMAGES[rule.name]}"
+            out = out.with_columns(
+                pl.when(missing)
+                .then(pl.lit(why, dtype=pl.Categorical))
+                .otherwise(pl.col("reason"))
+                .alias("reason")
+            )
+            unscored[rule.name] = int(missing.sum())
+        elif rule.name in stage.allow_unscored:
             unscored[rule.name] = int(missing.sum())
         else:  # an unmeasured gate drops the clip, recorded as not scored
             out = out.with_columns(pl.col("passed").fill_null(False))
@@ -124,7 +170,7 @@ def select_stage(
         steps.append(
             (
                 Content.NEAR_DUPLICATE.value,
-                # near_duplicates writes decisions for grouped clips only: none = unique
+                # near_duplicates decides grouped clips and frame_of pairs only: none = unique
                 _flag_step(
                     pool,
                     pl.col("dedup_representative").fill_null(True),
@@ -168,7 +214,22 @@ def select_stage(
     for filt, count in unscored.items():
         if count:
             notes.append(f"{filt}: {count} clip(s) not scored (kept, recorded as {NOT_SCORED})")
-    return StageSelection(name, n, decisions, members, funnel, allocation, gates, unscored, notes)
+    others = {k: v for k, v in pool_by_media.items() if k != media and v}
+    for kind, count in others.items():
+        notes.append(f"{count} {kind} clip(s) of the pool left out: this stage selects {media}")
+    return StageSelection(
+        name,
+        n,
+        decisions,
+        members,
+        funnel,
+        allocation,
+        gates,
+        unscored,
+        notes,
+        media=media,
+        pool_by_media=pool_by_media,
+    )
 
 
 def _flag_step(
@@ -377,17 +438,25 @@ def _members(chosen: pl.DataFrame, name: str, stage: StageConfig) -> pl.DataFram
         else pl.Series([1.0] * chosen.height, dtype=pl.Float64)
     )
     mean = float(weight.mean()) if chosen.height else 1.0
+    image = stage.media == Media.IMAGE  # no duration: no duration bucket
     return (
         chosen.with_columns(
             (weight / (mean or 1.0)).alias("weight"),
-            duration_bucket_expr(pl.col("duration_s"), stage.duration_buckets).alias(
-                "duration_bucket"
-            ),
+            (
+                pl.lit(None, dtype=pl.String)
+                if image
+                else duration_bucket_expr(pl.col("duration_s"), stage.duration_buckets)
+            ).alias("duration_bucket"),
             aspect_bucket_expr(pl.col("aspect_ratio"), stage.aspect_buckets).alias("aspect_bucket"),
         )
         .with_columns(
             pl.lit(name).alias("subset"),
-            pl.format("{}|{}", pl.col("duration_bucket"), pl.col("aspect_bucket")).alias("bucket"),
+            pl.format(
+                "{}|{}",
+                pl.lit(IMAGE_BUCKET) if image else pl.col("duration_bucket"),
+                pl.col("aspect_bucket"),
+            ).alias("bucket"),
+            pl.lit(stage.media).alias("media"),
         )
         .select(
             "subset",
@@ -399,6 +468,7 @@ def _members(chosen: pl.DataFrame, name: str, stage: StageConfig) -> pl.DataFram
             "video_id",
             "shard",
             "duration_s",
+            "media",
         )
         .sort("clip_id")
     )

@@ -25,7 +25,7 @@ from curation_assets.models.catalog import HUB_FILE_PREFIX
 from curation_assets.models.runtime import head_file
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
 from curation_assets.signals.clip_model import embed_images, load_clip
-from curation_assets.signals.visual import spread
+from curation_assets.signals.frame_spread import spread
 
 HeadKind = Literal["linear", "mlp"]
 _lock = threading.Lock()

@@ -62,6 +62,9 @@ class ClipAnalyzer(ABC):
     signals: ClassVar[tuple[str, ...]]
     ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
     uses_rgb: ClassVar[bool] = True  # False: only grey samples, the RGB JPEGs are not decoded
+    # False: it measures change over time (motion, a mark fixed while the picture moves), so
+    # one still image cannot show it: the runner does not run it on an image
+    still_images: ClassVar[bool] = True
 
     @abstractmethod
     def analyze(self, clip: ClipSamples) -> Measurement:

@@ -128,6 +128,7 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
     camera label is ``static`` with confidence 0.
     """
 
+    still_images = False
     name: ClassVar[str] = "optical_flow"
     uses_rgb: ClassVar[bool] = False
     version: ClassVar[str] = "3"

@@ -12,16 +12,17 @@ FAMILIES = ("visual_filter", "motion_filter", "content_filter")
 def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
     activate(cfg.models)  # hub weights load from this cache (curation_assets.models.runtime)
     if family == "visual_filter":
-        from curation_assets.signals import visual
+        from curation_assets.signals.borders import BorderAnalyzer
+        from curation_assets.signals.geometry import GeometryAnalyzer
+        from curation_assets.signals.image_quality import QualityAnalyzer, TechnicalQualityAnalyzer
+        from curation_assets.signals.text_overlay import TextOverlayAnalyzer
         from curation_assets.signals.watermark import WatermarkAnalyzer
 
         analyzers: list[ClipAnalyzer] = [
-            visual.GeometryAnalyzer(),
-            visual.BorderAnalyzer(),
-            visual.TextOverlayAnalyzer(
-                frames=cfg.visual.ocr_frames, threads=cfg.visual.ocr_threads
-            ),
-            visual.QualityAnalyzer(),
+            GeometryAnalyzer(),
+            BorderAnalyzer(),
+            TextOverlayAnalyzer(frames=cfg.visual.ocr_frames, threads=cfg.visual.ocr_threads),
+            QualityAnalyzer(),
             WatermarkAnalyzer(),
         ]
         v = cfg.visual
@@ -38,19 +39,21 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
                 )
             )
         else:
-            analyzers.append(visual.TechnicalQualityAnalyzer())
+            analyzers.append(TechnicalQualityAnalyzer())
         return analyzers
     if family == "motion_filter":
         from curation_assets.signals.motion import OpticalFlowAnalyzer
 
         return [OpticalFlowAnalyzer()]
     if family == "content_filter":
-        from curation_assets.signals import content
+        from curation_assets.signals.clip_embedding import ClipEmbeddingAnalyzer
+        from curation_assets.signals.perceptual_hash import PerceptualHashAnalyzer
+        from curation_assets.signals.thumbnail_embedding import ThumbnailEmbeddingAnalyzer
 
         c = cfg.content
         analyzers = [
-            content.PerceptualHashAnalyzer(),
-            content.ThumbnailEmbeddingAnalyzer(),
+            PerceptualHashAnalyzer(),
+            ThumbnailEmbeddingAnalyzer(),
             _people_detector(c.human_backend, c.human_frames),
         ]
         if c.clip_model and c.clip_pretrained:
@@ -65,7 +68,7 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
                 if v
             }
             analyzers.append(
-                content.ClipEmbeddingAnalyzer(
+                ClipEmbeddingAnalyzer(
                     model_name=c.clip_model,
                     model_config=c.clip_model_config,
                     pretrained=c.clip_pretrained,
@@ -82,8 +85,9 @@ def build_analyzers(family: str, cfg: CurationConfig) -> list[ClipAnalyzer]:
 def _people_detector(backend: str, frames: int) -> ClipAnalyzer:
     """The offline has_human detector: MediaPipe's when its files are fetched (or asked for,
     which then fails loudly if they are not), else the OpenCV / scikit-image cascades."""
-    from curation_assets.signals import content, people
+    from curation_assets.signals import people
+    from curation_assets.signals.human_detector import HumanDetectorAnalyzer
 
     if backend == "mediapipe" or (backend == "auto" and people.detector_available()):
         return people.PeopleDetectorAnalyzer(frames=frames)
-    return content.HumanDetectorAnalyzer(frames=frames, backend=backend)
+    return HumanDetectorAnalyzer(frames=frames, backend=backend)

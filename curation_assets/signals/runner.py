@@ -15,14 +15,14 @@ import cv2
 import numpy as np
 
 from curation_assets.config import ANY_OF_FILTERS, CurationConfig
-from curation_assets.media.decode import load_samples
 from curation_assets.media.isolation import Failed, run_isolated
+from curation_assets.media.stored_samples import load_samples
 from curation_assets.selection.thresholds import rules_from_config
 from curation_assets.signals.base import ClipAnalyzer
 from curation_assets.signals.registry import build_analyzers
 from curation_assets.signals.samples import clip_samples
 from curation_assets.storage.files import atomic_output
-from curation_assets.vocabulary import ANALYSIS_ERROR
+from curation_assets.vocabulary import ANALYSIS_ERROR, NOT_APPLICABLE_TO_IMAGES, Media, Stage
 
 _ANALYZERS: dict[tuple[str, str], list[ClipAnalyzer]] = {}  # per worker process
 
@@ -45,6 +45,7 @@ class VideoJob:
     keyframe_dir: str | None = None
 
 
+MOTION_FAMILY = Stage.MOTION_FILTER.value
 VECTORS = "vectors"  # Measurement.artifacts key: {name: 1-D array} stored per shard, not in scores
 
 
@@ -57,7 +58,10 @@ def score_video(job: VideoJob) -> dict:
     with_rgb = any(a.uses_rgb for a in analyzers)
     for clip in job.clips:
         samples = clip_samples(stored, clip, job.video, with_rgb)
+        still = clip.get("media") == Media.IMAGE
         for analyzer in analyzers:
+            if still and not analyzer.still_images:
+                continue
             try:
                 measured = analyzer.analyze(samples)
             except Exception as exc:  # noqa: BLE001 - recorded for this clip, the shard goes on
@@ -118,6 +122,8 @@ def score_shard(
 ) -> ScoreRows:
     by_video: dict[str, list[dict]] = {}
     for clip in clips:
+        if family == MOTION_FAMILY and clip.get("media") == Media.IMAGE:
+            continue  # nothing to measure: recorded as not applicable in _decide
         by_video.setdefault(clip["video_id"], []).append(clip)
     facts = {v["video_id"]: v for v in videos}
     jobs = [
@@ -163,13 +169,25 @@ def score_shard(
 
 
 def _decide(family, shard, clips, rows: ScoreRows, errors: dict[str, str], cfg) -> None:
-    rules = rules_from_config(cfg.stage_filters(family), ANY_OF_FILTERS)
+    rules_for = {
+        media: rules_from_config(cfg.stage_filters(family, media), ANY_OF_FILTERS)
+        for media in (Media.VIDEO, Media.IMAGE)
+    }
     by_clip: dict[str, dict[str, float]] = {}
     for row in rows.scores:
         by_clip.setdefault(row["clip_id"], {})[row["signal"]] = row["value"]
     for clip in clips:
         cid = clip["clip_id"]
         base = {"clip_id": cid, "shard": shard, "stage": family}
+        media = Media(clip.get("media") or Media.VIDEO)
+        rules = rules_for[media]
+        if family == MOTION_FAMILY and media == Media.IMAGE:
+            rows.decisions.extend(
+                {**base, "filter": rule.name, "passed": None, "value": None,
+                 "threshold": None, "reason": NOT_APPLICABLE_TO_IMAGES}
+                for rule in rules
+            )  # fmt: skip
+            continue
         if cid in errors:
             rows.decisions.append(
                 {

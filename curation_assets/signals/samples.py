@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from curation_assets.config import CurationConfig
-from curation_assets.media.decode import StoredSamples, load_samples, save_samples, single_pass
+from curation_assets.media.decode import single_pass
 from curation_assets.media.probe import probe_file
+from curation_assets.media.stored_samples import StoredSamples, load_samples, save_samples
 from curation_assets.signals.base import ClipSamples
+from curation_assets.vocabulary import Media
 
 
 def clip_samples(
@@ -22,12 +24,16 @@ def clip_samples(
     """
     start, end = float(clip["start_s"]), float(clip["end_s"])
     eps = 1e-6
-    rgb_idx = np.flatnonzero((stored.rgb_times >= start - eps) & (stored.rgb_times < end - eps))
-    grey_idx = np.flatnonzero((stored.grey_times >= start - eps) & (stored.grey_times < end - eps))
-    frame_idx = np.flatnonzero(
-        (stored.frame_times >= start - eps) & (stored.frame_times < end - eps)
+    # an image's one sample sits at t = 0; its clip has no time span
+    until = 1.0 if clip.get("media") == Media.IMAGE else end
+    rgb_idx = np.flatnonzero((stored.rgb_times >= start - eps) & (stored.rgb_times < until - eps))
+    grey_idx = np.flatnonzero(
+        (stored.grey_times >= start - eps) & (stored.grey_times < until - eps)
     )
-    fps = float(video["fps"]) or 25.0
+    frame_idx = np.flatnonzero(
+        (stored.frame_times >= start - eps) & (stored.frame_times < until - eps)
+    )
+    fps = float(video["fps"] or 0.0) or 25.0
     total = float(stored.frame_times[-1]) + 1.0 / fps if len(stored.frame_times) else 0.0
     shots = len(stored.cuts) + 1
     return ClipSamples(

@@ -66,7 +66,7 @@ import cv2
 import numpy as np
 
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
-from curation_assets.signals.visual import measure_borders
+from curation_assets.signals.borders import measure_borders
 
 MIN_SAMPLES = 6  # fewer samples cannot tell "fixed" from "not moving yet" (clips >= 4 s: 8)
 EDGE_MIN = 6.0  # median gradient (grey levels / px) that counts as an edge
@@ -293,6 +293,7 @@ def find_mark(rgb: list[np.ndarray]) -> Mark:
 class WatermarkAnalyzer(ClipAnalyzer):
     """Watermarks and logos fixed in the frame (see the module docstring for how and why)."""
 
+    still_images = False  # a mark is what stays while the picture changes
     name = "watermark_fixed_edges"
     version = "1"
     signals = (
@@ -311,8 +312,8 @@ class WatermarkAnalyzer(ClipAnalyzer):
     ranges = dict.fromkeys(signals, (0.0, 1.0))
 
     def analyze(self, clip: ClipSamples) -> Measurement:
-        if not clip.rgb:
-            return Measurement(scores={})
+        if len(clip.rgb) < 2:  # a mark is what stays while the picture changes: one frame
+            return Measurement(scores={})  # (a still image) cannot show it; not measured
         mark = find_mark(clip.rgb)
         crop = mark.crop()
         top, bottom, left, right = crop or (0.0, 0.0, 0.0, 0.0)

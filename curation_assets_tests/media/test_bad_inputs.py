@@ -25,7 +25,7 @@ from curation_assets.assets.per_shard import (
 from curation_assets.cli import main
 from curation_assets.config import Layout
 from curation_assets.lineage.store import LineageStore
-from curation_assets.media.decode import load_samples
+from curation_assets.media.stored_samples import load_samples
 from curation_assets.resources import CurationResource, store_for
 from curation_assets_tests.bad_corpus import DELETED, KINDS, Case, build_corpus
 

@@ -10,13 +10,9 @@ import numpy as np
 import pytest
 
 from curation_assets.config import CurationConfig
-from curation_assets.media.decode import (
-    PassResult,
-    load_samples,
-    save_samples,
-    shrink_into,
-    single_pass,
-)
+from curation_assets.media.decode import PassResult, single_pass
+from curation_assets.media.frame_shrink import shrink_into
+from curation_assets.media.stored_samples import load_samples, save_samples
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 
 CFG = CurationConfig()

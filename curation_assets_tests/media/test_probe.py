@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from curation_assets.config import AdmissionConfig, CurationConfig
 from curation_assets.media.decode import single_pass
+from curation_assets.media.image import probe_media
 from curation_assets.media.probe import Probe, admission_reason, probe_file
 from curation_assets.media.synthetic import (
     EXTRA_JUNK_REASONS,
@@ -47,7 +48,7 @@ def test_junk_writes_exactly_its_kinds(junk, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(ALL_JUNK))
 def test_every_junk_kind_gets_its_reason(junk, name):
-    probe = probe_file(junk / name)
+    probe = probe_media(junk / name, DEFAULT.image_max_pixels)
     got, detail = admission_reason(probe, DEFAULT)
     assert got == ALL_JUNK[name], detail
     assert isinstance(got, Admission) and detail
@@ -55,11 +56,13 @@ def test_every_junk_kind_gets_its_reason(junk, name):
 
 def test_junk_details(junk):
     def detail(name):
-        return admission_reason(probe_file(junk / name), DEFAULT)[1]
+        return admission_reason(probe_media(junk / name, DEFAULT.image_max_pixels), DEFAULT)[1]
 
     assert detail("empty.mp4") == "empty file"
     assert detail("tone only.m4a") == "audio only"
-    assert detail("still.png") == detail("image inside.mp4") == "still image (png_pipe)"
+    assert detail("still.png") == detail("image inside.mp4") == "image short side 120 px < 256 px"
+    # the video probe alone still knows a picture is no video
+    assert admission_reason(probe_file(junk / "still.png"), DEFAULT)[1] == "still image (png_pipe)"
     assert detail("two seconds.mp4") == "2.00 s < 4 s"
     assert detail("tiny 96x64.mp4") == "short side 64 px < 128 px"
     assert detail("overlong.mp4") == "125.00 s > 120 s"

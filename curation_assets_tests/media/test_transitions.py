@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from curation_assets.assets.per_shard import shot_clips, source_videos
-from curation_assets.cli import render_explain
+from curation_assets.cli.lineage_commands import render_explain
 from curation_assets.config import ClipsConfig, CurationConfig, Layout
 from curation_assets.lineage.queries import explain
 from curation_assets.media.clips import plan_clips

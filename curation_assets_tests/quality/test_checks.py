@@ -18,14 +18,15 @@ from curation_assets.assets.checks import (
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_junk, write_video
-from curation_assets.quality import expectations as gxq
+from curation_assets.quality import shard_suites
+from curation_assets.quality.expectations import combine
 from curation_assets.resources import CurationResource, store_for
 
 SHARD = "qa1"
 THREE_SHOTS = VideoSpec("three shots.mp4", (Shot(6), Shot(5, "pan_right"), Shot(7, "pan_left")))
 LONG_TAKE = VideoSpec("long take.mp4", (Shot(40),), fps=12)
 
-# -- expectations.py on small frames -----------------------------------------------------------
+# -- the shard suites on small frames ----------------------------------------------------------
 
 
 def _videos(**changes) -> pd.DataFrame:
@@ -44,12 +45,12 @@ FILES = ["a.mp4", "b.mp4", "c.txt"]
 
 
 def test_source_videos_suite_passes_on_good_rows() -> None:
-    result = gxq.validate_source_videos(_videos(), FILES, 4.0, 120.0)
+    result = shard_suites.validate_source_videos(_videos(), FILES, 4.0, 120.0)
     assert result.passed, result.markdown()
     assert result.failures == []
     assert result.rows == 3
     assert result.statistics["evaluated_expectations"] == len(
-        gxq.source_videos_expectations(FILES, 4.0, 120.0)
+        shard_suites.source_videos_expectations(FILES, 4.0, 120.0)
     )
     assert result.statistics["unsuccessful_expectations"] == 0
 
@@ -118,7 +119,7 @@ def test_source_videos_suite_passes_on_good_rows() -> None:
 def test_source_videos_suite_names_the_failing_expectation(
     changes: dict, files: list[str], expectation: str, column: str, unexpected: list
 ) -> None:
-    result = gxq.validate_source_videos(_videos(**changes), files, 4.0, 120.0)
+    result = shard_suites.validate_source_videos(_videos(**changes), files, 4.0, 120.0)
     assert not result.passed
     assert result.failed_expectations == [expectation], result.markdown()
     failure = result.failed(expectation, column)
@@ -130,14 +131,16 @@ def test_source_videos_suite_names_the_failing_expectation(
 
 def test_source_videos_suite_counts_rows_against_files() -> None:
     # a file of the shard without a row: the row count says so, nothing else is wrong
-    result = gxq.validate_source_videos(_videos(), [*FILES, "lost.mp4"], 4.0, 120.0)
+    result = shard_suites.validate_source_videos(_videos(), [*FILES, "lost.mp4"], 4.0, 120.0)
     assert result.failed_expectations == ["expect_table_row_count_to_equal"]
     failure = result.failed("expect_table_row_count_to_equal")
     assert failure["column"] is None and failure["observed_value"] == 3
 
 
 def test_a_missing_column_fails_with_the_error_message() -> None:
-    result = gxq.validate_source_videos(_videos().drop(columns=["status"]), FILES, 4.0, 120.0)
+    result = shard_suites.validate_source_videos(
+        _videos().drop(columns=["status"]), FILES, 4.0, 120.0
+    )
     assert not result.passed
     failure = result.failed("expect_column_values_to_be_in_set", "status")
     assert failure is not None and 'column "status"' in failure["exception"]
@@ -156,7 +159,7 @@ def _clips(**changes) -> pd.DataFrame:
 
 
 def test_shot_clips_suite_passes_within_tolerance() -> None:
-    result = gxq.validate_shot_clips(_clips(), 4.0, 16.0)
+    result = shard_suites.validate_shot_clips(_clips(), 4.0, 16.0)
     assert result.passed, result.markdown()
 
 
@@ -193,7 +196,7 @@ def test_shot_clips_suite_passes_within_tolerance() -> None:
 def test_shot_clips_suite_names_the_failing_expectation(
     changes: dict, expectation: str, column: str, unexpected: list
 ) -> None:
-    result = gxq.validate_shot_clips(_clips(**changes), 4.0, 16.0)
+    result = shard_suites.validate_shot_clips(_clips(**changes), 4.0, 16.0)
     assert result.failed_expectations == [expectation], result.markdown()
     failure = result.failed(expectation, column)
     assert failure["unexpected_count"] == len(unexpected)
@@ -204,7 +207,7 @@ def test_decode_pass_suite_wants_exactly_one_pass_per_admitted_video() -> None:
     good = pd.DataFrame(
         {"video_id": ["v1", "v2"], "admitted": [True, True], "decode_passes": [1, 1]}
     )
-    assert gxq.validate_decode_passes(good).passed
+    assert shard_suites.validate_decode_passes(good).passed
     bad = pd.DataFrame(
         {
             "video_id": ["v1", "v2", "v3"],
@@ -212,14 +215,14 @@ def test_decode_pass_suite_wants_exactly_one_pass_per_admitted_video() -> None:
             "decode_passes": [0, 2, 1],
         }
     )
-    result = gxq.validate_decode_passes(bad)
+    result = shard_suites.validate_decode_passes(bad)
     assert sorted(result.failed_expectations) == [
         "expect_column_values_to_be_between",
         "expect_column_values_to_be_in_set",
     ]
     assert result.failed("expect_column_values_to_be_between")["partial_unexpected_list"] == [0, 2]
     assert result.failed("expect_column_values_to_be_in_set", "admitted")["unexpected_count"] == 1
-    merged = gxq.combine("both", [gxq.validate_decode_passes(good), result])
+    merged = combine("both", [shard_suites.validate_decode_passes(good), result])
     assert not merged.passed and len(merged.failures) == 2
     assert merged.statistics["evaluated_expectations"] == 6
 

@@ -4,6 +4,8 @@ in a seeds file, their neighbours in stored embeddings, the review queue opening
 from __future__ import annotations
 
 import re
+import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +16,13 @@ from curation_assets.assets.finetune_assets import (
     finetune_seeds,
 )
 from curation_assets.config import load_config
+from curation_assets.finetune_steps import EXPANSION_STATE, expand_seeds, lineage_seeds
 from curation_assets.review.store import ReviewStore
 from curation_assets.signals.runner import save_vectors
 from curation_assets_tests.review.conftest import SHARD, Seeded, materialize, seed
 
 ASSETS = [finetune_seeds, finetune_expansion, finetune_candidates]
+EXPAND = [finetune_seeds, finetune_expansion]
 
 
 def _store(home: Path) -> ReviewStore:
@@ -197,3 +201,183 @@ def test_the_queue_shows_progress_per_seed_theme_and_a_dropped_seed_uses_its_kep
                     r'<td class="reviewed">(\d+)</td>', page.text)  # fmt: skip
     assert row and int(row.group(1)) == len(queued) and int(row.group(2)) == 1
     assert "seed: first look" in page.text
+
+
+# -- incremental expansion: a new shard searched alone --------------------------------------------
+
+NEW_SHARD = "a_new_shard"  # sorts before SHARD: its clips come first in the pool's order
+LINEAGE_TABLES = {
+    "videos": "video_id",
+    "clips": "clip_id",
+    "scores": "clip_id",
+    "clip_labels": "clip_id",
+    "captions": "clip_id",
+    "decisions": "clip_id",
+}
+
+
+def _look_vector(source: str, n: int) -> np.ndarray:
+    """The seeded clip ``source`` (n-th, 0-based) and its copies: near axis 0 (even) or 1 (odd)."""
+    rng = np.random.default_rng(zlib.crc32(source.encode()))
+    vec = np.eye(16, dtype=np.float32)[n % 2] + 0.1 * rng.standard_normal(16).astype(np.float32)
+    return vec / np.linalg.norm(vec)
+
+
+def _add_copies(data: Seeded, shard: str, copies: range) -> dict[str, str]:
+    """Lineage rows of the seeded clips again under ``shard`` (new video and clip ids, the same
+    scores and decisions, so the same ones are eligible): clip -> the seeded clip it copies."""
+    source_of: dict[str, str] = {}
+    rows: dict[str, list[dict]] = {}
+    seeded_videos = {c[:17] for c in data.clip_ids}  # video ids are "v" + 16 hex digits
+    for table, column in LINEAGE_TABLES.items():
+        found = data.store.query(f"SELECT * FROM {table}").to_dicts()
+        rows[table] = []
+        for copy in copies:
+            prefix = f"{shard[:1]}{copy}"
+            for row in found:
+                if row[column][:17] not in seeded_videos:
+                    continue
+                new = dict(row, shard=shard) if "shard" in row else dict(row)
+                for key in ("video_id", "clip_id"):
+                    if row.get(key):
+                        new[key] = prefix + row[key][len(prefix) :]
+                rows[table].append(new)
+                if table == "clips":
+                    source_of[new["clip_id"]] = row["clip_id"]
+    data.store.replace(f"copies_{shard}", shard, rows)
+    return source_of
+
+
+def _write_vectors(data: Seeded, shard: str, source_of: dict[str, str], exact: set[str]) -> None:
+    """Each clip's vector: its source's look; the clips in ``exact`` get their source's exact
+    vector (ties across shards), the others a vector of their own."""
+    index = {c: n for n, c in enumerate(data.clip_ids)}
+    pairs = [
+        (cid, _look_vector(src if cid in exact else cid, index[src]))
+        for cid, src in source_of.items()
+    ]
+    save_vectors(data.layout.shard_warehouse(shard) / "vectors", {"thumbnail_embedding": pairs})
+
+
+def _shard_a(home: Path) -> tuple[Seeded, ReviewStore, dict[str, str]]:
+    """The seeded shard and three copies of it in the same shard (96 clips, 84 eligible: more
+    than a seed's search depth, 64 + seeds), three seeds in two themes, k = 4."""
+    data, _ = _store(home)
+    source_of = {c: c for c in data.clip_ids} | _add_copies(data, SHARD, range(1, 4))
+    _write_vectors(data, SHARD, source_of, exact=set())
+    (home / "curation.yaml").write_text("finetune:\n  expansion_k: 4\n")
+    reviews = ReviewStore(data.layout, load_config(home))
+    reviews.mark_seed(data.clip_ids[0], "ann", "even look")
+    reviews.mark_seed(data.clip_ids[2], "ann", "even look")
+    reviews.mark_seed(data.clip_ids[1], "ann", "odd look")
+    return data, reviews, source_of
+
+
+def _add_shard_b(data: Seeded) -> dict[str, str]:
+    """A new shard: three more copies, the first one's vectors exact copies of the seeded clips'
+    (the seeds' among them: ties with earlier shards' clips)."""
+    source_of = _add_copies(data, NEW_SHARD, range(1, 4))
+    exact = {c for c in source_of if c.startswith(f"{NEW_SHARD[:1]}1")}
+    _write_vectors(data, NEW_SHARD, source_of, exact)
+    return source_of
+
+
+def _run(home: Path) -> dict:
+    result = materialize(home, EXPAND)
+    return {
+        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }["finetune_expansion"]
+
+
+def _expansion(data: Seeded) -> tuple[list[tuple], bytes]:
+    rows = data.store.query("SELECT * FROM finetune_expansion ORDER BY theme, rank").rows()
+    part = data.store.parts_dir / "finetune_expansion" / "finetune_expansion__all.parquet"
+    return rows, part.read_bytes()
+
+
+def _one_search(data: Seeded, reviews: ReviewStore) -> list[tuple]:
+    """The same seeds over every stored embedding at once (the review page's path)."""
+    found = expand_seeds(reviews, lineage_seeds(reviews))
+    return [tuple(r.values()) for r in sorted(found.rows, key=lambda r: (r["theme"], r["rank"]))]
+
+
+def test_a_new_shard_is_searched_alone_and_gives_what_a_full_search_gives(home: Path) -> None:
+    data, reviews, _ = _shard_a(home)
+    first = _run(home)
+    assert first["mode"].value == "full (no earlier search)"
+    assert first["pool_searched"].value == first["searched_now"].value == 84
+
+    copies = _add_shard_b(data)
+    second = _run(home)
+    assert second["mode"].value == f"incremental (searched shards: {NEW_SHARD})"
+    assert second["searched_now"].value == 63 and second["pool_searched"].value == 147
+    rows, part = _expansion(data)
+    assert [(t, r) for t, _, _, _, r, _ in rows] == [("even look", i) for i in range(1, 5)] + [
+        ("odd look", i) for i in range(1, 5)
+    ]
+    picked = {c for _, c, *_ in rows}
+    assert picked & set(copies) and picked - set(copies), "old and new shards' clips both picked"
+    assert rows == _one_search(data, ReviewStore(data.layout, load_config(home)))
+
+    # nothing new: nothing searched, the same bytes
+    again = _run(home)
+    assert again["mode"].value == "incremental (searched shards: none)"
+    assert again["searched_now"].value == 0
+    assert _expansion(data) == (rows, part)
+
+    # from scratch over both shards: the same rows, the same bytes
+    (data.layout.warehouse / "global" / EXPANSION_STATE).unlink()
+    scratch = _run(home)
+    assert scratch["mode"].value == "full (no earlier search)"
+    assert scratch["searched_now"].value == 147
+    assert _expansion(data) == (rows, part)
+
+
+def test_a_change_to_what_earlier_shards_were_searched_for_means_a_full_search(
+    home: Path,
+) -> None:
+    data, reviews, source_of = _shard_a(home)
+    assert _run(home)["mode"].value == "full (no earlier search)"
+
+    def check(mode: str) -> None:
+        meta = _run(home)
+        assert meta["mode"].value == mode
+        fresh = ReviewStore(data.layout, load_config(home))
+        assert _expansion(data)[0] == _one_search(data, fresh)
+
+    (home / "curation.yaml").write_text("finetune:\n  expansion_k: 5\n")
+    check("full (settings changed: finetune.expansion_k 4 -> 5)")
+    check("incremental (searched shards: none)")
+    reviews.mark_seed(data.clip_ids[4], "bob", "even look")
+    check("full (seeds changed)")
+    # an earlier clip leaves the pool (a new gate fails it): its shard's membership changed
+    gone = data.clip_ids[8]
+    data.store.replace(
+        "late_gate", SHARD,
+        {"decisions": [{"clip_id": gone, "stage": "near_duplicates", "filter": "near_duplicate",
+                        "passed": False, "reason": "near_duplicate", "shard": SHARD}]},
+    )  # fmt: skip
+    check(f"full (pool membership of shard {SHARD}'s clips changed)")
+    _add_shard_b(data)
+    check(f"incremental (searched shards: {NEW_SHARD})")
+    _write_vectors(data, SHARD, source_of, exact=set(list(source_of)[:5]))  # re-embedded
+    check(f"full (embeddings of shard {SHARD} changed)")
+    for shard in (SHARD, NEW_SHARD):  # open_clip embeddings appear for every shard
+        thumbs = list(zip(*_vectors_of(data, shard), strict=True))
+        save_vectors(
+            data.layout.shard_warehouse(shard) / "vectors",
+            {
+                "thumbnail_embedding": thumbs,
+                "clip_embedding": [(c, np.roll(v, 3)) for c, v in thumbs],
+            },
+        )
+    check("full (embedding changed: thumbnail_embedding -> clip_embedding)")
+    shutil.rmtree(data.layout.shard_warehouse(NEW_SHARD) / "vectors")
+    check(f"full (shard {NEW_SHARD} is gone)")
+
+
+def _vectors_of(data: Seeded, shard: str) -> tuple[list[str], np.ndarray]:
+    from curation_assets.signals.runner import load_vectors
+
+    return load_vectors(data.layout.shard_warehouse(shard) / "vectors" / "thumbnail_embedding.npz")

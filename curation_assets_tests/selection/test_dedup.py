@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from curation_assets.selection import dedup
-from curation_assets.selection.dedup import DedupSettings, DuplicateIndex, duplicate_groups
+from curation_assets.selection.dedup import DedupSettings, DuplicateIndex
+from curation_assets.selection.duplicate_groups import _components, duplicate_groups
 from curation_assets.storage import files
 
 RNG_SEED = 7
@@ -455,7 +456,7 @@ def test_union_find_matches_a_reference_on_random_graphs():
         for x, y in zip(a, b, strict=True):  # naive relabelling
             old, new = max(labels[x], labels[y]), min(labels[x], labels[y])
             labels = [new if label == old else label for label in labels]
-        assert dedup._components(n, a, b).tolist() == labels
+        assert _components(n, a, b).tolist() == labels
 
 
 def test_hamming_counts_bits_per_part():

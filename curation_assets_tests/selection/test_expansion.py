@@ -6,7 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation_assets.selection.expansion import Seed, expand, nearest, unit_rows
+from curation_assets.selection.expansion import (
+    Hits,
+    Seed,
+    expand,
+    merge_hits,
+    nearest,
+    search,
+    search_depth,
+    select,
+    unit_rows,
+)
 
 
 def _pool(seed: int = 0, per_cluster: int = 40, clusters: int = 5, dim: int = 32):
@@ -110,3 +120,42 @@ def test_what_cannot_be_done_is_reported_not_raised() -> None:
     assert len(small.neighbours) == 3 and "only 3 of 10" in small.problems[0]["problem"]
     with pytest.raises(ValueError, match="k must be"):
         expand([Seed("c0-000")], vectors, ids, pool, k=0)
+
+
+def test_searching_the_pool_in_parts_and_merging_is_one_search_bit_for_bit() -> None:
+    """What the incremental asset relies on: a new shard searched alone, merged with what earlier
+    shards left, gives the hits (and then the picks) of one search of everything, ties and
+    similarities included, whatever order the parts come in."""
+    ids, pool = _pool(seed=4, per_cluster=60)
+    # exact copies of clips near the seeds (ties), and a few rows not quite unit length
+    ids = ids + [f"dup-{i:02d}" for i in range(12)]
+    pool = np.concatenate([pool, pool[[10, 1, 2, 3, 80, 61, 62, 63, 125, 121, 122, 123]]])
+    pool[[5, 70]] *= 1.5
+    vectors = dict(zip(ids, pool, strict=True))
+    concept = {c: ("a" if int(c.split("-")[1]) % 3 else "b") for c in ids}
+    seeds = [Seed("c0-010", "x"), Seed("c0-011", "x"), Seed("c1-020", "y"), Seed("c2-005")]
+    settings = {"mmr_lambda": 0.6, "per_concept": 4, "concept_of": concept}
+    whole = expand(seeds, vectors, ids, pool, k=8, candidates=24, **settings)
+    assert len(whole.neighbours) == 24 and not whole.problems
+
+    queries = unit_rows(np.stack([vectors[s.clip_id] for s in seeds]))
+    depth = search_depth(8, len(seeds), 24)
+    assert depth == 28 and len(ids) > 10 * depth  # every part's hits are cut at the depth
+    one = search(queries, ids, unit_rows(pool), None, depth)
+    rng = np.random.default_rng(0)
+    part_of = rng.integers(0, 3, len(ids))  # three interleaved parts ("shards")
+    for order in ([0, 1, 2], [2, 0, 1]):
+        hits, found_vectors = Hits.empty(len(seeds)), {}
+        for part in order:
+            rows = np.flatnonzero(part_of == part)
+            unit = unit_rows(pool[rows])
+            found = search(queries, [ids[r] for r in rows], unit, rows, depth)
+            found_vectors.update({ids[r]: unit[j] for j, r in enumerate(rows)})
+            hits = merge_hits(hits, found, depth)
+        assert np.array_equal(hits.ids, one.ids) and np.array_equal(hits.keys, one.keys)
+        assert hits.sims.tobytes() == one.sims.tobytes()
+        picked = select(seeds, seeds, hits, found_vectors, 8, len(ids), **settings)
+        assert picked.neighbours == whole.neighbours and picked.problems == whole.problems
+    # ties: an exact copy of a seed comes right after it (the pool's order), same similarity
+    first = one.ids[0].tolist()
+    assert first[:2] == ["c0-010", "dup-00"] and one.sims[0][0] == one.sims[0][1]

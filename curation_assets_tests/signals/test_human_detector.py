@@ -19,7 +19,7 @@ from curation_assets.media.photo_kit import NO_PEOPLE, PEOPLE, SYNTHETIC, photo,
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.signals.base import ClipSamples
-from curation_assets.signals.content import (
+from curation_assets.signals.human_detector import (
     OPENCV_DETECTORS,
     HumanDetectorAnalyzer,
     cluster_boxes,

@@ -22,7 +22,7 @@ from curation_assets.models import shipped
 from curation_assets.models.errors import PullError
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.signals import people
-from curation_assets.signals.content import HumanDetectorAnalyzer
+from curation_assets.signals.human_detector import HumanDetectorAnalyzer
 from curation_assets.signals.people import UNSURE, PeopleDetectorAnalyzer
 from curation_assets.signals.registry import build_analyzers
 from curation_assets.signals.samples import clip_samples_for_file

@@ -15,20 +15,18 @@ import numpy as np
 import pytest
 
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
-from curation_assets.signals import visual
+from curation_assets.signals import image_quality
 from curation_assets.signals.base import ClipSamples
-from curation_assets.signals.ocr_model import det_model_path, input_size, text_detector
-from curation_assets.signals.samples import clip_samples_for_file
-from curation_assets.signals.visual import (
-    BorderAnalyzer,
-    GeometryAnalyzer,
+from curation_assets.signals.borders import BorderAnalyzer, measure_borders
+from curation_assets.signals.geometry import GeometryAnalyzer, resolution_tier
+from curation_assets.signals.image_quality import (
     QualityAnalyzer,
     TechnicalQualityAnalyzer,
-    TextOverlayAnalyzer,
-    measure_borders,
-    resolution_tier,
     technical_quality,
 )
+from curation_assets.signals.ocr_model import det_model_path, input_size, text_detector
+from curation_assets.signals.samples import clip_samples_for_file
+from curation_assets.signals.text_overlay import TextOverlayAnalyzer
 
 SEED = 3
 EFFECTS = {
@@ -304,8 +302,8 @@ def test_quality_measures_are_shared_not_recomputed(clips, monkeypatch) -> None:
     clip = replace(clips["clean"], rgb=[im.copy() for im in clips["clean"].rgb])
     QualityAnalyzer().analyze(clip)
     computed = []
-    real = visual._quality_stats
-    monkeypatch.setattr(visual, "_quality_stats", lambda *a: computed.append(1) or real(*a))
+    real = image_quality._quality_stats
+    monkeypatch.setattr(image_quality, "_quality_stats", lambda *a: computed.append(1) or real(*a))
     again = TechnicalQualityAnalyzer().analyze(clip).scores
     assert computed == []  # the second analyzer reused the first one's measures
     fresh = replace(clip, rgb=[im.copy() for im in clip.rgb])

@@ -1,23 +1,12 @@
-"""The content family: what a clip shows, from the rgb samples of the decode pass.
+"""OFFLINE human presence from detectors that ship inside installed packages: OpenCV's Haar
+faces and HOG pedestrians, or scikit-image's LBP frontal faces (the fallback ``has_human`` when
+MediaPipe's detector, ``people.py``, is not used).
 
 Raw scores only; curation.yaml decides what passes (docs/architecture.md "Score once, select many").
-Vectors go to ``Measurement.artifacts["vectors"]`` as ``{name: 1-D array}``; the runner stores
-them per shard for the global near-duplicate and concept assets.
 
 =================  ====================  ======  ==============================================
 signal / vector    scorer                range   meaning
 =================  ====================  ======  ==============================================
-phash (vector)     phash                 uint8   3 x 64-bit DCT pHash (middle, first, last rgb
-                                                 sample), bits packed: 24 bytes, middle first
-phash_spread       phash                 0-1     max Hamming distance among the three / 64
-thumbnail_         thumbnail_embedding   unit    OFFLINE stand-in for semantic embeddings:
-embedding (vec)                                  16x9 grey thumbnail + coarse HSV histogram
-clip_embedding     open_clip             unit    mean of L2-normalised frame embeddings,
-(vector)                                         renormalised
-human_clip         open_clip             0-1     zero-shot softmax mass on human-activity
-                                                 prompts vs non-human prompts
-unsafe_clip        open_clip             0-1     zero-shot softmax mass on unsafe prompts vs
-                                                 safe prompts
 human_offline      opencv_people /       0-1     share of sampled frames where a detector
                    skimage_faces                 said yes (has_human: >= 0.5)
 face_area          (same)                0-1     largest deciding face box / frame area
@@ -30,330 +19,31 @@ person_area        opencv_people         0-1     largest deciding person box / f
 face_score         skimage_faces         >= 0    raw detections in the best face cluster
 =================  ====================  ======  ==============================================
 
-Measured (``curation_assets_tests/signals/test_content.py``; samples short side 256, 2 cores):
-- pHash, middle hash vs the original 640x360 clip: crf 35 re-encode 0 bits, 320x180 rescale 2,
-  brightness x1.1 2; different real photos 30-40; different synthetic scenes 16-26 (one texture
-  generator). Near duplicate: Hamming <= 8 of 64. ~3 ms a clip.
-- thumbnail_embedding cosine to the original: copies 0.986-0.999, other scenes 0.18-0.23. ~3 ms.
-- opencv_people, 3 frames (``test_human_detector.py``): astronaut and Grace Hopper frontal hits
-  27-37, cameraman (profile, either side) profile hits 9-27 -> yes; 19 skimage photos without
-  people and 30 synthetic-kit clips: frontal <= 6, profile <= 7, nothing said yes. ~0.3 s CPU a
-  clip with people, ~1 s without (every detector runs). The previous rule (HOG >= 0.5 or Haar
-  default face with 6 neighbours) said yes to coins, Shepp-Logan and 2 synthetic clips and
-  missed the cameraman.
+Measured (``curation_assets_tests/signals/test_human_detector.py``; samples short side 256,
+2 cores):
+- opencv_people, 3 frames: astronaut and Grace Hopper frontal hits 27-37, cameraman (profile,
+  either side) profile hits 9-27 -> yes; 19 skimage photos without people and 30 synthetic-kit
+  clips: frontal <= 6, profile <= 7, nothing said yes. ~0.3 s CPU a clip with people, ~1 s
+  without (every detector runs). The previous rule (HOG >= 0.5 or Haar default face with 6
+  neighbours) said yes to coins, Shepp-Logan and 2 synthetic clips and missed the cameraman.
 - skimage_faces (fallback), 3 frames: astronaut face_score 15 -> 1.0; cameraman 4 -> 0.0, a
   known miss; cat 5, coffee 2, rocket 3 -> 0.0. ~1.4 s a clip (the cascade is slow).
-- open_clip: tiny random model only (no weights here), ~50 ms a clip for 4 frames.
 
-A clip with no rgb samples gets no scores and no vectors (stored as "not scored").
+A clip with no rgb samples gets no scores (stored as "not scored").
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement
-from curation_assets.signals.clip_model import embed_images, encode_texts, load_clip
-from curation_assets.signals.visual import spread
-from curation_assets.vocabulary import Content
-
-# --- perceptual hash ----------------------------------------------------------------------------
-
-PHASH_BITS = 64
-
-
-def phash_bits(image: np.ndarray) -> np.ndarray:
-    """The 64-bit DCT perceptual hash of an RGB uint8 image (imagehash.phash), as 64 bools."""
-    import imagehash
-    from PIL import Image
-
-    return np.asarray(imagehash.phash(Image.fromarray(image)).hash, dtype=bool).reshape(-1)
-
-
-def hamming(a: np.ndarray, b: np.ndarray) -> int:
-    """Differing bits between two packed hashes (uint8 arrays of equal length)."""
-    return int(np.unpackbits(np.bitwise_xor(a, b)).sum())
-
-
-class PerceptualHashAnalyzer(ClipAnalyzer):
-    """pHash of the middle, first and last rgb samples: the key for near-duplicate search.
-
-    pHash keeps the signs of the low-frequency DCT of a 32x32 grey image, so it survives
-    re-encoding, rescaling and mild brightness changes; the global near-duplicate step compares
-    the middle hashes (bytes 0-7 of the ``phash`` vector) across shards.
-    """
-
-    name = "phash"
-    version = "1:imagehash-phash64"
-    signals = ("phash_spread",)
-    ranges = {"phash_spread": (0.0, 1.0)}
-
-    def analyze(self, clip: ClipSamples) -> Measurement:
-        if not clip.rgb:
-            return Measurement(scores={})
-        order = (len(clip.rgb) // 2, 0, len(clip.rgb) - 1)  # middle first
-        bits = [phash_bits(clip.rgb[i]) for i in order]
-        packed = np.concatenate([np.packbits(b) for b in bits]).astype(np.uint8)
-        spread_bits = max(int((a != b).sum()) for i, a in enumerate(bits) for b in bits[i + 1 :])
-        return Measurement(
-            scores={"phash_spread": spread_bits / PHASH_BITS},
-            artifacts={"vectors": {"phash": packed}},
-        )
-
-
-# --- thumbnail embedding (offline) ----------------------------------------------------------------
-
-THUMB_SIZE = (16, 9)  # (w, h); portrait frames are squeezed, the vector length stays fixed
-HSV_BINS = (8, 3, 3)
-
-
-def thumbnail_embedding(images: Sequence[np.ndarray]) -> np.ndarray:
-    """Unit vector: mean zero-mean/unit-norm 16x9 grey thumbnail (layout) and a Hellinger
-    (square-rooted) HSV histogram (colour), each weighted 1/sqrt(2)."""
-    layout = np.zeros(THUMB_SIZE[0] * THUMB_SIZE[1], np.float64)
-    hist = np.zeros(int(np.prod(HSV_BINS)), np.float64)
-    for image in images:
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        thumb = cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float64)
-        thumb = thumb.reshape(-1) - thumb.mean()
-        norm = np.linalg.norm(thumb)
-        layout += thumb / norm if norm > 1e-9 else thumb
-        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-        h = cv2.calcHist([hsv], [0, 1, 2], None, list(HSV_BINS), [0, 180, 0, 256, 0, 256])
-        hist += h.reshape(-1) / max(1.0, float(h.sum()))
-    parts = []
-    for part in (layout, np.sqrt(hist / max(1, len(images)))):
-        norm = np.linalg.norm(part)
-        parts.append(part / norm if norm > 1e-9 else part)
-    vector = np.concatenate(parts) / np.sqrt(2.0)
-    norm = np.linalg.norm(vector)
-    return (vector / norm if norm > 1e-9 else vector).astype(np.float32)
-
-
-class ThumbnailEmbeddingAnalyzer(ClipAnalyzer):
-    """OFFLINE stand-in for semantic embeddings (layout + colour, no meaning): lets concept
-    clustering run without model weights. Stored under its own name, never as CLIP."""
-
-    name = "thumbnail_embedding"
-    version = "1:grey16x9+hsv8x3x3"
-    signals = ()
-
-    def __init__(self, frames: int = 3) -> None:
-        if frames < 1:
-            raise ValueError(f"frames must be >= 1, got {frames}")
-        self.frames = frames
-
-    def analyze(self, clip: ClipSamples) -> Measurement:
-        if not clip.rgb:
-            return Measurement(scores={})
-        images = [clip.rgb[i] for i in spread(len(clip.rgb), self.frames)]
-        return Measurement(
-            scores={}, artifacts={"vectors": {"thumbnail_embedding": thumbnail_embedding(images)}}
-        )
-
-
-# --- open_clip embedding and zero-shot ----------------------------------------------------------
-
-HUMAN_PROMPTS: tuple[str, ...] = (
-    "a person walking",
-    "a person running",
-    "people dancing",
-    "a man talking to the camera",
-    "a woman talking to the camera",
-    "a person cooking in a kitchen",
-    "a person riding a bicycle",
-    "a person playing a guitar",
-    "a person playing the piano",
-    "people playing football",
-    "people playing basketball",
-    "a person swimming",
-    "a person surfing",
-    "a person skiing",
-    "a person doing yoga",
-    "a person lifting weights",
-    "a child playing",
-    "a baby",
-    "a crowd of people",
-    "people sitting at a table",
-    "people having a conversation",
-    "a person typing on a laptop",
-    "a person reading a book",
-    "a person painting",
-    "a person singing",
-    "a person driving a car",
-    "a person hiking in the mountains",
-    "a person climbing",
-    "a person working in an office",
-    "a close-up of a person's face",
-    "a person's hands doing something",
-    "a person applying makeup",
-    "a person shopping",
-    "a couple holding hands",
-    "a family at home",
-    "a person exercising",
-    "a person giving a speech",
-    "a person fishing",
-    "a person gardening",
-    "people at a concert",
-)
-NON_HUMAN_PROMPTS: tuple[str, ...] = (
-    "an empty landscape",
-    "a building",
-    "an animal",
-    "a car on a road",
-    "a city street with no people",
-    "the ocean",
-    "a forest",
-    "mountains",
-    "the sky with clouds",
-    "a plate of food",
-    "a room with furniture",
-    "a screen recording",
-    "an abstract pattern",
-    "text on a screen",
-    "a bird",
-    "a cat",
-    "a dog",
-    "flowers",
-    "a river",
-    "an aerial view",
-)
-UNSAFE_PROMPTS: tuple[str, ...] = (
-    "nudity",
-    "a naked person",
-    "sexual content",
-    "graphic violence",
-    "gore",
-    "a bloody wound",
-    "a weapon pointed at someone",
-    "a dead body",
-)
-SAFE_PROMPTS: tuple[str, ...] = (
-    "a safe ordinary scene",
-    "people fully clothed",
-    "a landscape",
-    "an everyday activity",
-    "a family friendly video",
-    "a product on a table",
-    "a peaceful street",
-    "animals in nature",
-)
-
-
-def zero_shot_mass(
-    embedding: np.ndarray, positive: np.ndarray, negative: np.ndarray, logit_scale: float = 100.0
-) -> float:
-    """Softmax probability mass on the ``positive`` prompts (rows of unit text embeddings)."""
-    logits = logit_scale * (np.concatenate([positive, negative]) @ embedding).astype(np.float64)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    return float(probs[: len(positive)].sum())
-
-
-def _prompts_digest(*lists: Sequence[str]) -> str:
-    text = "\x1e".join("\x1f".join(prompts) for prompts in lists)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
-
-
-class ClipEmbeddingAnalyzer(ClipAnalyzer):
-    """open_clip embedding of a few evenly spaced samples (``clip_embedding``), and zero-shot
-    ``human_clip`` / ``unsafe_clip`` against prompt lists (text embedded once per instance)."""
-
-    name = "open_clip"
-    version = "1"
-    signals = ("human_clip", "unsafe_clip")
-    ranges = {"human_clip": (0.0, 1.0), "unsafe_clip": (0.0, 1.0)}
-
-    def __init__(
-        self,
-        model_name: str,
-        pretrained: str | None,
-        device: str = "cpu",
-        batch_size: int = 32,
-        frames: int = 4,
-        model_config: str | None = None,
-        human_prompts: Sequence[str] = HUMAN_PROMPTS,
-        nonhuman_prompts: Sequence[str] = NON_HUMAN_PROMPTS,
-        unsafe_prompts: Sequence[str] = UNSAFE_PROMPTS,
-        safe_prompts: Sequence[str] = SAFE_PROMPTS,
-        logit_scale: float = 100.0,
-    ) -> None:
-        if frames < 1:
-            raise ValueError(f"frames must be >= 1, got {frames}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        lists = {
-            "human_prompts": human_prompts,
-            "nonhuman_prompts": nonhuman_prompts,
-            "unsafe_prompts": unsafe_prompts,
-            "safe_prompts": safe_prompts,
-        }
-        for key, prompts in lists.items():
-            if not prompts or any(not str(p).strip() for p in prompts):
-                raise ValueError(f"{key} must be a non-empty list of non-empty prompts")
-        self.model_name, self.pretrained, self.device = model_name, pretrained, device
-        self.batch_size, self.frames, self.model_config = batch_size, frames, model_config
-        self.prompts = {key: tuple(str(p) for p in prompts) for key, prompts in lists.items()}
-        self.logit_scale = float(logit_scale)
-        # which weights and which prompts made a score is part of its lineage
-        digest = _prompts_digest(*self.prompts.values())
-        self.version = f"1:{model_name}:{Path(str(pretrained)).name}:prompts-{digest}"
-        self._texts: dict[str, np.ndarray] | None = None
-        self._lock = threading.Lock()
-
-    def _model(self):
-        return load_clip(self.model_name, self.pretrained, self.device, self.model_config)
-
-    def text_embeddings(self) -> dict[str, np.ndarray]:
-        """Unit text embeddings of each prompt list, computed on first use."""
-        with self._lock:
-            if self._texts is None:
-                model, _ = self._model()
-                self._texts = {
-                    key: encode_texts(self.model_name, model, prompts, self.device)
-                    for key, prompts in self.prompts.items()
-                }
-            return self._texts
-
-    def embed(self, clip: ClipSamples) -> np.ndarray:
-        """The pooled clip embedding (unit vector)."""
-        model, preprocess = self._model()
-        images = [clip.rgb[i] for i in spread(len(clip.rgb), self.frames)]
-        frames = embed_images(model, preprocess, images, self.device, self.batch_size)
-        pooled = frames.mean(axis=0)
-        return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
-
-    def analyze(self, clip: ClipSamples) -> Measurement:
-        if not clip.rgb:
-            return Measurement(scores={})
-        embedding = self.embed(clip)
-        texts = self.text_embeddings()
-        scale = self.logit_scale
-        human = zero_shot_mass(embedding, texts["human_prompts"], texts["nonhuman_prompts"], scale)
-        unsafe = zero_shot_mass(embedding, texts["unsafe_prompts"], texts["safe_prompts"], scale)
-        return Measurement(
-            scores={"human_clip": human, "unsafe_clip": unsafe},
-            labels=[has_human_label(human)],
-            artifacts={"vectors": {"clip_embedding": embedding}},
-        )
-
-
-HAS_HUMAN_AT = 0.5  # score (offline frame share or CLIP probability mass) that means "yes"
-
-
-def has_human_label(score: float) -> Label:
-    """The categorical has_human decision, with the score as its confidence."""
-    return Label(Content.HAS_HUMAN.value, "yes" if score >= HAS_HUMAN_AT else "no", float(score))
-
-
-# --- offline human detector -----------------------------------------------------------------------
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
+from curation_assets.signals.frame_spread import spread
+from curation_assets.signals.has_human import has_human_label
 
 HumanBackend = Literal["auto", "opencv", "skimage"]
 

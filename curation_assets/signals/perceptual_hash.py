@@ -1,0 +1,116 @@
+"""The content family's perceptual hash: the key of the global near-duplicate search.
+
+Raw scores only; curation.yaml decides what passes (docs/architecture.md "Score once, select many").
+Vectors go to ``Measurement.artifacts["vectors"]`` as ``{name: 1-D array}``; the runner stores
+them per shard for the global near-duplicate and concept assets.
+
+=================  ====================  ======  ==============================================
+signal / vector    scorer                range   meaning
+=================  ====================  ======  ==============================================
+phash (vector)     phash                 uint8   3 x 64-bit DCT pHash (middle, first, last rgb
+                                                 sample), bits packed: 24 bytes, middle first
+phash_spread       phash                 0-1     max Hamming distance among the three / 64
+phash_crops (vec)  phash                 uint8   still images only: 4 x 64-bit pHash of centred
+                                                 crops keeping 95, 90, 85, 80% of each side
+phash_frames (vec) phash                 uint8   video clips only: 16 x 64-bit pHash of up to 16
+                                                 rgb samples spread over the clip (the last one
+                                                 repeated when the clip has fewer)
+=================  ====================  ======  ==============================================
+
+Measured (``curation_assets_tests/signals/test_content.py``; samples short side 256, 2 cores):
+- pHash, middle hash vs the original 640x360 clip: crf 35 re-encode 0 bits, 320x180 rescale 2,
+  brightness x1.1 2; different real photos 30-40; different synthetic scenes 16-26 (one texture
+  generator). Near duplicate: Hamming <= 8 of 64. ~3 ms a hash.
+- Still images (skimage's 20 photos with a short side >= 256, through the stored JPEG sample;
+  ``curation_assets_tests/selection/test_image_duplicates.py``): a half-size JPEG q70 re-encode
+  0-4 bits; a centred crop of 5% off each side 6-22 bits from the original's hash (mostly missed
+  at radius 8) but 0-2 bits from one of its crop hashes; different photos >= 18 bits apart with
+  crops compared (cell / hubble_deep_field), except the Middlebury stereo pair motorcycle_left/right
+  (4 bits: one scene from two camera positions). Measured on the decoded photos: 3% / 7% / 10%
+  crops 0-6 bits from the nearest crop hash; a crop from one or two sides only is not covered
+  (2-18 bits).
+- ``phash_frames`` let ``near_duplicates`` tell that an image is a frame of a video clip
+  (``selection/frames.py``): up to 13 hashes more than the three of ``phash`` (16 hashes of a
+  19-sample clip: 14 ms).
+
+A clip with no rgb samples gets no scores and no vectors (stored as "not scored").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
+from curation_assets.signals.frame_spread import spread
+
+PHASH_BITS = 64
+CROP_SCALES = (0.95, 0.90, 0.85, 0.80)  # side kept by the centred crops of a still image
+FRAME_HASHES = 16  # hashes of a video clip's samples kept for frame_of (selection/frames.py)
+
+
+def phash_bits(image: np.ndarray) -> np.ndarray:
+    """The 64-bit DCT perceptual hash of an RGB uint8 image (imagehash.phash), as 64 bools."""
+    import imagehash
+    from PIL import Image
+
+    return np.asarray(imagehash.phash(Image.fromarray(image)).hash, dtype=bool).reshape(-1)
+
+
+def centred_crop(image: np.ndarray, keep: float) -> np.ndarray:
+    """The centre of ``image`` keeping ``keep`` of its width and of its height."""
+    h, w = image.shape[:2]
+    dy, dx = round(h * (1 - keep) / 2), round(w * (1 - keep) / 2)
+    return image[dy : h - dy, dx : w - dx]
+
+
+def packed_hashes(images) -> np.ndarray:
+    """pHashes of the images, 8 bytes each, concatenated (uint8)."""
+    return np.concatenate([np.packbits(phash_bits(img)) for img in images]).astype(np.uint8)
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> int:
+    """Differing bits between two packed hashes (uint8 arrays of equal length)."""
+    return int(np.unpackbits(np.bitwise_xor(a, b)).sum())
+
+
+class PerceptualHashAnalyzer(ClipAnalyzer):
+    """pHash of the middle, first and last rgb samples: the key for near-duplicate search.
+
+    pHash keeps the signs of the low-frequency DCT of a 32x32 grey image, so it survives
+    re-encoding, rescaling and mild brightness changes; the global near-duplicate step compares
+    the middle hashes (bytes 0-7 of the ``phash`` vector) across shards.
+
+    A still image (a clip with no time span) also gets ``phash_crops``, the hashes of centred
+    crops of its sample, so that a lightly cropped copy is found (``selection/dedup.py``); a
+    video clip gets ``phash_frames``, the hashes of up to 16 of its samples, so that an image
+    taken from one of its frames is found (``selection/frames.py``).
+    """
+
+    name = "phash"
+    version = "2:imagehash-phash64+crops+frames"
+    signals = ("phash_spread",)
+    ranges = {"phash_spread": (0.0, 1.0)}
+
+    def analyze(self, clip: ClipSamples) -> Measurement:
+        if not clip.rgb:
+            return Measurement(scores={})
+        order = (len(clip.rgb) // 2, 0, len(clip.rgb) - 1)  # middle first
+        bits = [phash_bits(clip.rgb[i]) for i in order]
+        packed = np.concatenate([np.packbits(b) for b in bits]).astype(np.uint8)
+        spread_bits = max(int((a != b).sum()) for i, a in enumerate(bits) for b in bits[i + 1 :])
+        vectors = {"phash": packed}
+        if clip.end_s <= clip.start_s:  # a still image: one sample, no time span
+            crops = [centred_crop(clip.rgb[order[0]], keep) for keep in CROP_SCALES]
+            vectors["phash_crops"] = packed_hashes(crops)
+        else:
+            known = dict(zip(order, bits, strict=True))
+            frames = [
+                known[i] if i in known else phash_bits(clip.rgb[i])
+                for i in spread(len(clip.rgb), FRAME_HASHES)
+            ]
+            frames += [frames[-1]] * (FRAME_HASHES - len(frames))  # fixed length: repeat the last
+            vectors["phash_frames"] = np.concatenate([np.packbits(b) for b in frames])
+        return Measurement(
+            scores={"phash_spread": spread_bits / PHASH_BITS},
+            artifacts={"vectors": vectors},
+        )
