@@ -7,13 +7,8 @@ import polars as pl
 from curation_assets.config import CurationConfig
 from curation_assets.lineage.store import LineageStore
 from curation_assets.selection.pool import load_pool
-from curation_assets.selection.stages import (
-    StageSelection,
-    effective_gates,
-    needed_labels,
-    needed_signals,
-    select_stage,
-)
+from curation_assets.selection.stage_gates import effective_gates, needed_labels, needed_signals
+from curation_assets.selection.stages import StageSelection, select_stage
 
 WRITER_PREFIX = "subset_"
 PARTITION = "all"

@@ -23,11 +23,11 @@ from curation_assets.media.synthetic import (
     Shot,
     VideoSpec,
     encode_frames,
-    render_shot,
     write_audio_only,
-    write_truncated,
     write_video,
 )
+from curation_assets.media.synthetic_frames import render_shot
+from curation_assets.media.synthetic_junk import write_truncated
 
 # Every video is at least 128 px on its short side (admission's default minimum) and a few
 # seconds long at a low frame rate: enough to exercise the real code paths, cheap to decode.

@@ -12,7 +12,8 @@ import pytest
 
 from curation_assets.cli import main
 from curation_assets.config import Layout
-from curation_assets.media.synthetic import Shot, VideoSpec, write_junk, write_video
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic_junk import write_junk
 from curation_assets.resources import store_for
 
 TABLES = ["videos", "decode_passes", "shots", "clips", "decisions", "scores", "clip_labels"]

@@ -17,12 +17,14 @@ import yaml
 from PIL import Image
 
 from curation_assets.assets.subset_assets import build_subsets
-from curation_assets.config import CurationConfig, Layout, StageConfig, SubsetsConfig
+from curation_assets.config import CurationConfig, Layout
+from curation_assets.config_subsets import StageConfig, SubsetsConfig
 from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
 from curation_assets.lineage.queries import funnel, stage_funnel
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import CurationResource, store_for
-from curation_assets.selection.stages import effective_gates, select_stage
+from curation_assets.selection.stage_gates import effective_gates
+from curation_assets.selection.stages import select_stage
 from curation_assets.vocabulary import NOT_APPLICABLE_TO_IMAGES, Motion
 
 SHARD = "mixed"

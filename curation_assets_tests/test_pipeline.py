@@ -8,7 +8,8 @@ import dagster as dg
 
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
-from curation_assets.media.synthetic import Shot, VideoSpec, write_junk, write_video
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic_junk import write_junk
 from curation_assets.resources import CurationResource, store_for
 
 

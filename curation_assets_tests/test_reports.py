@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 
 from curation_assets import reports
-from curation_assets.assets import metadata
+from curation_assets.assets import contact_sheets
+from curation_assets.assets.contact_sheets import SHEET_COLUMNS, SHEET_TILE_WIDTH
+from curation_assets.assets.ingest_metadata import shot_clips_metadata, source_videos_metadata
+from curation_assets.clip_steps import ClipRows
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.reports import SheetLayout
 from curation_assets.resources import CurationResource, store_for
-from curation_assets.steps import ClipRows
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -179,7 +181,7 @@ def test_source_videos_metadata_counts_and_examples() -> None:
         {"file_name": "b.txt", "status": "rejected", "reason": "unreadable", "duration_s": None},
         {"file_name": "c.txt", "status": "rejected", "reason": "unreadable", "duration_s": None},
     ]
-    md = metadata.source_videos_metadata(rows, CurationConfig())
+    md = source_videos_metadata(rows, CurationConfig())
     assert md["files"].value == 5 and md["admitted"].value == 2 and md["rejected"].value == 3
     assert md["admitted_seconds"].value == 16.5
     reasons = md["rejection_reasons"].value
@@ -223,13 +225,13 @@ def test_shot_clips_metadata_survives_missing_samples(tmp_path: Path) -> None:
         ],
     )
     sheet = tmp_path / "sheets" / "s.jpg"
-    md = metadata.shot_clips_metadata(rows, Layout(tmp_path), "s", sheet)
+    md = shot_clips_metadata(rows, Layout(tmp_path), "s", sheet)
     assert md["contact_sheet_tiles"].value == 0
     assert md["contact_sheet_missing_frames"].value == 1
     assert "samples missing" in md["contact_sheet_note"].value
     assert (
         _decode(sheet.read_bytes()).shape[:2]
-        == SheetLayout.for_tiles(0, metadata.SHEET_COLUMNS, metadata.SHEET_TILE_WIDTH).size
+        == SheetLayout.for_tiles(0, SHEET_COLUMNS, SHEET_TILE_WIDTH).size
     )
     assert md["decode_fps_median"].value == 100.0
 
@@ -244,12 +246,12 @@ def test_metadata_for_an_empty_outcome_is_still_valid(tmp_path: Path) -> None:
             "detail": "not | a video",
         }
     ]
-    md = metadata.source_videos_metadata(rows, CurationConfig())
+    md = source_videos_metadata(rows, CurationConfig())
     assert md["admitted"].value == 0 and md["admitted_seconds"].value == 0.0
     assert r"x.txt (not \| a video)" in md["rejection_reasons"].value
     assert _data_uri_image(md["admitted_duration_histogram"].value).shape[:2] == (200, 400)
     sheet = tmp_path / "empty.jpg"
-    md = metadata.shot_clips_metadata(ClipRows(), Layout(tmp_path), "s", sheet)
+    md = shot_clips_metadata(ClipRows(), Layout(tmp_path), "s", sheet)
     assert md["clips"].value == 0 and md["clip_seconds"].value == 0.0
     assert md["shot_outcomes"].value == "no shots"
     assert md["decode_problems"].value == "no decode problems"
@@ -337,7 +339,7 @@ def test_materialized_assets_carry_the_promised_metadata(
     sheet_path = Path(shots["contact_sheet"].value)
     assert sheet_path == Layout(home).shard_warehouse(shard) / "contact_sheets" / "shot_clips.jpg"
     sheet = _decode(sheet_path.read_bytes())
-    layout = SheetLayout.for_tiles(clips, metadata.SHEET_COLUMNS, metadata.SHEET_TILE_WIDTH)
+    layout = SheetLayout.for_tiles(clips, SHEET_COLUMNS, SHEET_TILE_WIDTH)
     assert sheet.shape[:2] == layout.size
     assert (layout.columns, layout.rows) == (4, 1)
     for i in range(clips):  # every cell's middle holds a real frame, not the letterbox black
@@ -356,18 +358,18 @@ def test_materialized_assets_carry_the_promised_metadata(
         shots=store.query("SELECT * FROM shots ORDER BY video_id, shot_index").to_dicts(),
         clips=store.query("SELECT * FROM clips ORDER BY clip_id").to_dicts(),
     )
-    monkeypatch.setattr(metadata, "SHEET_MAX_TILES", 3)
-    capped = metadata.shot_clips_metadata(rows, Layout(home), shard, home / "capped.jpg")
+    monkeypatch.setattr(contact_sheets, "SHEET_MAX_TILES", 3)
+    capped = shot_clips_metadata(rows, Layout(home), shard, home / "capped.jpg")
     assert capped["contact_sheet_capped"].value is True
     assert capped["contact_sheet_tiles"].value == 3
     assert "capped at 3" in capped["contact_sheet_note"].value
     portrait = [p for p in rows.decode_passes if p["clips"] == 1]
     Path(portrait[0]["samples_path"]).unlink()
-    monkeypatch.setattr(metadata, "SHEET_MAX_TILES", 48)
-    gone = metadata.shot_clips_metadata(rows, Layout(home), shard, home / "gone.jpg")
+    monkeypatch.setattr(contact_sheets, "SHEET_MAX_TILES", 48)
+    gone = shot_clips_metadata(rows, Layout(home), shard, home / "gone.jpg")
     assert gone["contact_sheet_tiles"].value == 3
     assert gone["contact_sheet_missing_frames"].value == 1
     assert (
         _decode((home / "gone.jpg").read_bytes()).shape[:2]
-        == SheetLayout.for_tiles(3, metadata.SHEET_COLUMNS, metadata.SHEET_TILE_WIDTH).size
+        == SheetLayout.for_tiles(3, SHEET_COLUMNS, SHEET_TILE_WIDTH).size
     )

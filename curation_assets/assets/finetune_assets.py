@@ -8,7 +8,8 @@ import polars as pl
 
 from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
 from curation_assets.assets.per_shard import captions
-from curation_assets.finetune_steps import lineage_seeds, update_expansion, update_seeds
+from curation_assets.finetune_expansion_steps import update_expansion
+from curation_assets.finetune_steps import lineage_seeds, update_seeds
 from curation_assets.resources import CurationResource
 from curation_assets.review.export import export_finetune_set
 from curation_assets.review.store import ReviewStore

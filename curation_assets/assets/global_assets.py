@@ -3,7 +3,7 @@
 import dagster as dg
 
 from curation_assets import dedup_steps, global_steps
-from curation_assets.assets import metadata as reports
+from curation_assets.assets.global_metadata import concepts_metadata, near_duplicates_metadata
 from curation_assets.assets.per_shard import content_filter, visual_filter
 from curation_assets.resources import CurationResource
 
@@ -31,7 +31,7 @@ def near_duplicates(context: dg.AssetExecutionContext, curation: CurationResourc
         "near_duplicates", ALL, {"clip_labels": result.clip_labels, "decisions": result.decisions}
     )
     store.ensure_catalog()
-    return dg.MaterializeResult(metadata=reports.near_duplicates_metadata(result, layout))
+    return dg.MaterializeResult(metadata=near_duplicates_metadata(result, layout))
 
 
 @dg.asset(
@@ -48,4 +48,4 @@ def concepts(context: dg.AssetExecutionContext, curation: CurationResource):
     result = global_steps.assign_concepts(layout, store, cfg)
     store.replace("concepts", ALL, {"clip_labels": result.clip_labels, "scores": result.scores})
     store.ensure_catalog()
-    return dg.MaterializeResult(metadata=reports.concepts_metadata(result))
+    return dg.MaterializeResult(metadata=concepts_metadata(result))

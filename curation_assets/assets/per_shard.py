@@ -1,11 +1,14 @@
-"""Per-shard assets: thin wiring of ``steps`` to lineage, config and UI metadata."""
+"""Per-shard assets: thin wiring of the steps (``admission_steps``, ``clip_steps``,
+``filter_steps``) to lineage, config and UI metadata."""
 
 import warnings
 
 import dagster as dg
 
-from curation_assets import steps
-from curation_assets.assets import metadata as reports
+from curation_assets import admission_steps, clip_steps, filter_steps
+from curation_assets.assets.caption_metadata import captions_metadata
+from curation_assets.assets.filter_metadata import filter_metadata
+from curation_assets.assets.ingest_metadata import shot_clips_metadata, source_videos_metadata
 from curation_assets.captioning.run import caption_shard
 from curation_assets.models import ModelNotAvailable, require
 from curation_assets.models.report import markdown
@@ -66,10 +69,10 @@ def source_videos(
     source = curation.source()  # local uploads folder or s3://bucket/prefix
     if not source.exists(shard):
         raise dg.Failure(f"shard {shard!r} has no folder under {source.uploads_uri}")
-    rows = steps.admit_shard(layout, shard, cfg, _progress(context, "probed"), source)
+    rows = admission_steps.admit_shard(layout, shard, cfg, _progress(context, "probed"), source)
     store.replace("source_videos", shard, {"videos": rows})
     store.ensure_catalog()
-    return dg.MaterializeResult(metadata=reports.source_videos_metadata(rows, cfg))
+    return dg.MaterializeResult(metadata=source_videos_metadata(rows, cfg))
 
 
 @dg.asset(
@@ -93,7 +96,7 @@ def shot_clips(
         raise dg.Failure(
             f"no source_videos rows for shard {shard!r}: materialize source_videos first"
         )
-    rows = steps.clip_shard(
+    rows = clip_steps.clip_shard(
         layout, shard, videos, cfg, _progress(context, "decoded"), curation.source()
     )
     store.replace(
@@ -109,9 +112,7 @@ def shot_clips(
     )
     store.ensure_catalog()
     sheet = layout.shard_warehouse(shard) / "contact_sheets" / "shot_clips.jpg"
-    return dg.MaterializeResult(
-        metadata=reports.shot_clips_metadata(rows, layout, shard, sheet, videos)
-    )
+    return dg.MaterializeResult(metadata=shot_clips_metadata(rows, layout, shard, sheet, videos))
 
 
 def build_filter_asset(
@@ -136,7 +137,7 @@ def build_filter_asset(
         shard = check_shard_name(context.partition_key)
         layout, cfg, store = curation.layout, curation.config(), curation.store()
         models = _require_models(cfg, family)
-        inputs = steps.filter_inputs(store, shard)
+        inputs = filter_steps.filter_inputs(store, shard)
         keyframes = layout.shard_warehouse(shard) / "keyframes"
         rows = score_shard(
             family,
@@ -158,7 +159,7 @@ def build_filter_asset(
         store.ensure_catalog()
         return dg.MaterializeResult(
             metadata={
-                **reports.filter_metadata(family, rows, inputs, layout, shard),
+                **filter_metadata(family, rows, inputs, layout, shard),
                 **_models_metadata(family, models),
             }
         )
@@ -217,7 +218,7 @@ def captions(context: dg.AssetExecutionContext, curation: CurationResource) -> d
     keyframes = layout.shard_warehouse(shard) / "keyframes"
     return dg.MaterializeResult(
         metadata={
-            **reports.captions_metadata(rows, keyframes),
+            **captions_metadata(rows, keyframes),
             **_models_metadata("captions", models),
         }
     )

@@ -15,7 +15,8 @@ from curation_assets.assets.checks import _gx_metadata, _md_rows
 from curation_assets.assets.global_assets import concepts, near_duplicates
 from curation_assets.assets.per_shard import captions
 from curation_assets.assets.subset_metadata import subset_metadata
-from curation_assets.config import CurationConfig, StageConfig, load_config
+from curation_assets.config import CurationConfig, load_config
+from curation_assets.config_subsets import StageConfig
 from curation_assets.exports import ExportSpec, export_subset
 from curation_assets.quality import expectations as gxq
 from curation_assets.quality.expectations import expect

@@ -230,7 +230,9 @@ class SignalsCaptioner(Captioner):
         fields["motion_speed"] = speed
         fields["orientation"] = shape
         fields["people"] = people
-        caption = " ".join(sentences)
+        return self._result(item, " ".join(sentences), fields)
+
+    def _result(self, item: CaptionInput, caption: str, fields: dict) -> CaptionResult:
         return CaptionResult(
             clip_id=item.clip_id,
             caption=caption,
@@ -290,13 +292,4 @@ class SignalsCaptioner(Captioner):
         fields["colors"] = color
         fields["focus"] = sharp
         fields["text"] = text
-        caption = " ".join(sentences)
-        return CaptionResult(
-            clip_id=item.clip_id,
-            caption=caption,
-            fields=fields,
-            raw=caption,
-            parse=Parse.OK,
-            captioner=self.name,
-            model=self.model,
-        )
+        return self._result(item, " ".join(sentences), fields)

@@ -104,7 +104,8 @@ def _demo_images(folder: Path) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from curation_assets.media.synthetic import demo_specs, write_junk, write_video
+    from curation_assets.media.synthetic import demo_specs, write_video
+    from curation_assets.media.synthetic_junk import write_junk
 
     layout = current_layout()
     folder = layout.shard_uploads(DEMO_SHARD)

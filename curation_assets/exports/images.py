@@ -32,7 +32,7 @@ from curation_assets.media.image import (
     _orientation,
     load_rgb,
 )
-from curation_assets.media.transcode import Geometry, plan_geometry
+from curation_assets.media.transcode import Geometry, TranscodeError, plan_geometry
 from curation_assets.storage.access import SourceAccess
 
 COPYABLE_MODES = ("RGB", "L")  # a copied JPEG must read as RGB or grey in any loader
@@ -41,14 +41,9 @@ _SUBSAMPLING_420 = 2
 _BAD_IMAGE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
 
 
-class ImageExportError(Exception):
+class ImageExportError(TranscodeError):
     """A still image that cannot be exported; ``kind``: source_missing, unreadable,
     decode_failed or encode_failed (``vocabulary.ExportFailure`` values)."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
 
 
 @dataclass(frozen=True)

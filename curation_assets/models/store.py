@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation_assets.config import ModelsConfig
+from curation_assets.config_sections import ModelsConfig
 from curation_assets.models.catalog import ModelSource, is_commit
 from curation_assets.models.errors import PULL_HINT, ModelNotAvailable
 

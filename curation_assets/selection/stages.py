@@ -15,33 +15,26 @@ Procedure for one stage (the README repeats it for users):
    choice is deterministic for a seed and rare concepts are favoured as Movie Gen resamples them.
 5. Members get a duration x aspect bucket (an image: ``image|<aspect>``, no duration bucket) and
    a training weight (concept weight, mean 1).
+
+The gates (steps 1-2) are in ``selection.stage_gates``, ranking, composition and caps (3-4) in
+``selection.stage_sampling``; ``select_stage`` runs them and records decisions, members, funnel.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from curation_assets.config import (
-    ANY_OF_FILTERS,
-    IMAGE_FILTER_STAGES,
-    CurationConfig,
-    StageConfig,
-)
+from curation_assets.config_subsets import StageConfig
 from curation_assets.selection.buckets import aspect_bucket_expr, duration_bucket_expr
-from curation_assets.selection.composition import Allocation, Cell, Target, allocate
-from curation_assets.selection.pool import LABEL_PREFIX
-from curation_assets.selection.thresholds import NOT_SCORED, decide_frame, rules_from_config
-from curation_assets.vocabulary import Content, Media, Selection, Visual
+from curation_assets.selection.composition import Allocation
+from curation_assets.selection.stage_gates import gate_steps
+from curation_assets.selection.stage_sampling import compose, keep_best
+from curation_assets.selection.thresholds import NOT_SCORED
+from curation_assets.vocabulary import Content, Media, Selection
 
-# Gates a single image cannot be measured on (``watermark`` needs the content to change under a
-# fixed mark, i.e. several frames): an image stage keeps an image such a gate did not score.
-NOT_MEASURED_ON_IMAGES = {
-    Visual.WATERMARK.value: "watermark is not measured on a single image (kept)",
-}
 IMAGE_BUCKET = "image"  # an image member's bucket: ``image|<aspect_bucket>``
 
 
@@ -79,35 +72,6 @@ class StageSelection:
         }
 
 
-def effective_gates(cfg: CurationConfig, stage: StageConfig) -> dict[str, dict[str, dict]]:
-    """``{filter: {signal: {min/max}}}``: the per-shard gates, the stage's limits over them.
-    An image stage starts from the image gates (``image_filters:`` over ``filters:``, as the
-    per-shard filters decide images) and has no motion gate."""
-    gates: dict[str, dict[str, dict]] = {}
-    families = list(cfg.filters)
-    if stage.media == Media.IMAGE:
-        families += [f for f in cfg.image_filters if f not in families]
-        families = [f for f in families if f in IMAGE_FILTER_STAGES]
-    for family in families:
-        for name, signals in cfg.stage_filters(family, media=stage.media).items():
-            gates.setdefault(name, {}).update(signals)
-    for name, signals in stage.thresholds.items():
-        merged = gates.setdefault(name, {})
-        for signal, limits in signals.items():
-            merged[signal] = limits.model_dump(exclude_none=True)
-    return gates
-
-
-def needed_signals(gates: dict, stage: StageConfig) -> set[str]:
-    return (
-        {s for signals in gates.values() for s in signals} | set(stage.rank_by) | {"aspect_ratio"}
-    )
-
-
-def needed_labels(stage: StageConfig) -> set[str]:
-    return set(stage.composition) | set(stage.allow_labels)
-
-
 def select_stage(
     pool: pl.DataFrame, name: str, stage: StageConfig, gates: dict, parent: str | None = None
 ) -> StageSelection:
@@ -124,75 +88,7 @@ def select_stage(
     pool_by_media = {m.value: by_media.get(m.value, 0) for m in Media}
     pool_by_media |= {k: v for k, v in by_media.items() if k not in pool_by_media}
     n = pool.height
-    steps: list[tuple[str, pl.DataFrame]] = []  # (filter, frame of passed/value/threshold/reason)
-    unscored: dict[str, int] = {}
-    if parent is not None:
-        steps.append(
-            (
-                Selection.PARENT_STAGE.value,
-                _flag_step(pool, pl.lit(True), f"member of {parent}", "", ""),
-            )
-        )
-    for rule in rules_from_config(gates, ANY_OF_FILTERS):
-        out = decide_frame(rule, pool)
-        missing = out["passed"].is_null()
-        if media == Media.IMAGE and rule.name in NOT_MEASURED_ON_IMAGES:
-            # kept as not scored, and the decision says why
-            why = f"{NOT_SCORED}: {NOT_MEASURED_ON_IMAGES[rule.name]}"
-            out = out.with_columns(
-                pl.when(missing)
-                .then(pl.lit(why, dtype=pl.Categorical))
-                .otherwise(pl.col("reason"))
-                .alias("reason")
-            )
-            unscored[rule.name] = int(missing.sum())
-        elif rule.name in stage.allow_unscored:
-            unscored[rule.name] = int(missing.sum())
-        else:  # an unmeasured gate drops the clip, recorded as not scored
-            out = out.with_columns(pl.col("passed").fill_null(False))
-        steps.append((rule.name, out))
-    for kind, allowed in stage.allow_labels.items():
-        col = LABEL_PREFIX + kind
-        label = pl.col(col) if col in pool.columns else pl.lit(None, dtype=pl.String)
-        steps.append(
-            (
-                kind,
-                _flag_step(
-                    pool,
-                    pl.when(label.is_not_null()).then(label.is_in(allowed)),
-                    f"{kind} in {sorted(allowed)}",
-                    kind,
-                    f"{NOT_SCORED}: no {kind} label",
-                ),
-            )
-        )
-    if stage.drop_duplicates:
-        steps.append(
-            (
-                Content.NEAR_DUPLICATE.value,
-                # near_duplicates decides grouped clips and frame_of pairs only: none = unique
-                _flag_step(
-                    pool,
-                    pl.col("dedup_representative").fill_null(True),
-                    "representative of its duplicate group (or unique)",
-                    Content.NEAR_DUPLICATE.value,
-                    "",
-                ),
-            )
-        )
-    if stage.require_caption:
-        steps.append(
-            (
-                Selection.CAPTION.value,
-                _flag_step(
-                    pool,
-                    pl.col("caption_ok"),
-                    "captioned, caption QC passed",
-                    Selection.CAPTION.value,
-                    "no caption",
-                ),
-            )
-        )
+    steps, unscored = gate_steps(pool, stage, gates, parent)
 
     passed = pl.Series([True] * n, dtype=pl.Boolean)
     for _, out in steps:
@@ -201,9 +97,9 @@ def select_stage(
 
     late: list[tuple[str, pl.DataFrame]] = []  # decisions on eligible clips only
     if stage.keep_fraction is not None and eligible.height:
-        eligible, ranked = _keep_best(eligible, stage)
+        eligible, ranked = keep_best(eligible, stage)
         late.append((Selection.QUALITY_RANK.value, ranked))
-    chosen, allocation, comp = _compose(eligible, stage)
+    chosen, allocation, comp = compose(eligible, stage)
     if comp is not None:
         late.append((Selection.COMPOSITION.value, comp))
 
@@ -230,160 +126,6 @@ def select_stage(
         media=media,
         pool_by_media=pool_by_media,
     )
-
-
-def _flag_step(
-    pool: pl.DataFrame, flag: pl.Expr, threshold: str, bad: str, missing: str
-) -> pl.DataFrame:
-    """A yes/no gate as decision columns; an unknown flag (null) fails with ``missing``."""
-    cat = pl.Categorical
-    return pool.select(
-        pl.col("clip_id"),  # gives literal-only flags the pool's height
-        flag.fill_null(False).alias("passed"),
-        pl.lit(None, dtype=pl.Float64).alias("value"),
-        pl.lit(threshold, dtype=cat).alias("threshold"),
-        pl.when(flag.is_null())
-        .then(pl.lit(missing, dtype=cat))
-        .when(flag)
-        .then(pl.lit("ok", dtype=cat))
-        .otherwise(pl.lit(bad, dtype=cat))
-        .alias("reason"),
-    ).drop("clip_id")
-
-
-def _keep_best(eligible: pl.DataFrame, stage: StageConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Percentile (1 = best) by the first measured ``rank_by`` signal; keep the top share."""
-    pct = []
-    for signal in stage.rank_by:
-        if signal not in eligible.columns:
-            continue
-        col = pl.col(signal)
-        count = col.is_not_null().sum()
-        pct.append(pl.when(col.is_not_null()).then(col.rank("average") / count))
-    frame = eligible.with_columns(
-        (pl.coalesce(pct) if pct else pl.lit(None, dtype=pl.Float64)).alias("__pct")
-    )
-    keep = math.ceil(stage.keep_fraction * eligible.height)
-    cutoff_rank = frame["__pct"].sort(descending=True, nulls_last=True).head(keep)
-    cutoff = cutoff_rank.min() if cutoff_rank.len() else None
-    frame = frame.with_columns(
-        (
-            pl.col("__pct").is_not_null()
-            & (pl.col("__pct") >= (cutoff if cutoff is not None else 2))
-        ).alias("__keep")
-    )
-    threshold = f"top {stage.keep_fraction:.0%} by {' or '.join(stage.rank_by)}"
-    ranked = frame.select(
-        pl.col("clip_id"),
-        pl.col("__keep").alias("passed"),
-        pl.col("__pct").alias("value"),
-        pl.lit(threshold).alias("threshold"),
-        pl.when(pl.col("__pct").is_null())
-        .then(pl.lit(f"{NOT_SCORED}: no {', '.join(stage.rank_by)}"))
-        .when(pl.col("__keep"))
-        .then(pl.lit("ok"))
-        .otherwise(pl.lit(Selection.QUALITY_RANK.value))
-        .alias("reason"),
-    )
-    return frame.filter(pl.col("__keep")).drop("__pct", "__keep"), ranked
-
-
-def priority(frame: pl.DataFrame, seed: int, balance: bool) -> pl.Series:
-    """Efraimidis-Spirakis key ``ln(u) / w``: the top-k by key is a weighted sample."""
-    u = ((frame["clip_id"].hash(seed) % (2**52)).cast(pl.Float64) + 0.5) / float(2**52)
-    weight = (
-        frame[Content.CONCEPT_WEIGHT.value].fill_null(1.0).clip(lower_bound=1e-6)
-        if balance and Content.CONCEPT_WEIGHT.value in frame.columns
-        else pl.Series([1.0] * frame.height)
-    )
-    return (u.log() / weight).alias("__priority")
-
-
-def _compose(
-    eligible: pl.DataFrame, stage: StageConfig
-) -> tuple[pl.DataFrame, Allocation | None, pl.DataFrame | None]:
-    targets = [
-        Target(kind, label, t.share, t.min, t.max)
-        for kind, labels in stage.composition.items()
-        for label, t in labels.items()
-    ]
-    capped = stage.max_clips is not None or stage.max_hours is not None
-    if not targets and not capped:
-        return eligible, None, None
-    kinds = list(stage.composition)
-    frame = eligible.with_columns(priority(eligible, stage.seed, stage.concept_balance))
-    for kind in kinds:
-        col = LABEL_PREFIX + kind
-        if col not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(col))
-        frame = frame.with_columns(pl.col(col).fill_null("unknown"))
-    cell_cols = [LABEL_PREFIX + k for k in kinds] or [pl.lit("all").alias("__all")]
-    frame = frame.with_columns(
-        (pl.concat_str(cell_cols, separator="|") if kinds else pl.lit("all")).alias("__cell")
-    )
-    stats = (
-        frame.group_by("__cell", *[LABEL_PREFIX + k for k in kinds])
-        .agg(pl.len().alias("n"), pl.col("duration_s").mean().alias("secs"))
-        .sort("__cell")
-    )
-    cells = [
-        Cell(tuple((k, row[LABEL_PREFIX + k]) for k in kinds), row["n"], row["secs"] or 0.0)
-        for row in stats.iter_rows(named=True)
-    ]
-    alloc = allocate(
-        cells,
-        targets,
-        stage.tolerance,
-        stage.max_clips,
-        None if stage.max_hours is None else stage.max_hours * 3600,
-    )
-    quota = pl.DataFrame(
-        {"__cell": stats["__cell"], "__quota": alloc.counts},
-        schema={"__cell": pl.String, "__quota": pl.Int64},
-    )
-    frame = (
-        frame.join(quota, on="__cell", how="left")
-        .with_columns(
-            pl.col("__priority").rank("ordinal", descending=True).over("__cell").alias("__rank")
-        )
-        .with_columns((pl.col("__rank") <= pl.col("__quota")).alias("__chosen"))
-    )
-    if stage.max_hours is not None and not targets and stage.max_clips is None:
-        # an hours cap alone: clips by priority until the next would pass the limit (the LP's
-        # mean-duration count can fall short when the best clips run short)
-        limit = stage.max_hours * 3600
-        fits = frame.sort("__priority", descending=True).with_columns(
-            (pl.col("duration_s").cum_sum() <= limit).alias("__fits")
-        )
-        frame = fits.with_columns(pl.col("__fits").alias("__chosen")).drop("__fits")
-    elif stage.max_hours is not None:  # the LP used mean durations: trim to the real total
-        limit = stage.max_hours * 3600
-        order = frame.filter(pl.col("__chosen")).sort("__priority", descending=True)
-        over = order.filter(pl.col("duration_s").cum_sum() > limit)["clip_id"]
-        if over.len():
-            frame = frame.with_columns(
-                pl.when(pl.col("clip_id").is_in(over.implode()))
-                .then(False)
-                .otherwise(pl.col("__chosen"))
-                .alias("__chosen")
-            )
-    reason = Selection.COMPOSITION.value if targets else Selection.CAP.value
-    comp = frame.select(
-        pl.col("clip_id"),
-        pl.col("__chosen").alias("passed"),
-        pl.col("__priority").alias("value"),
-        pl.format(
-            "cell {}: {} of {} by concept-weighted priority",
-            pl.col("__cell"),
-            pl.col("__quota"),
-            pl.len().over("__cell"),
-        ).alias("threshold"),
-        pl.when(pl.col("__chosen")).then(pl.lit("ok")).otherwise(pl.lit(reason)).alias("reason"),
-    )
-    chosen = frame.filter(pl.col("__chosen")).drop(
-        "__priority", "__cell", "__quota", "__rank", "__chosen"
-    )
-    return chosen, alloc, comp
 
 
 def _decisions(

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from curation_assets.config import ANY_OF_FILTERS, CurationConfig
+from curation_assets.config import CurationConfig
+from curation_assets.config_sections import ANY_OF_FILTERS
 from curation_assets.media.isolation import Failed, run_isolated
 from curation_assets.media.stored_samples import load_samples
 from curation_assets.selection.thresholds import rules_from_config

@@ -23,7 +23,8 @@ import pytest
 from curation_assets.cli import main
 from curation_assets.config import Layout
 from curation_assets.lineage.schema import TABLES
-from curation_assets.media.synthetic import Shot, VideoSpec, write_junk, write_video
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic_junk import write_junk
 from curation_assets.resources import store_for
 
 SHARD = "crash-1"

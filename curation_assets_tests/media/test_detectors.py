@@ -15,7 +15,8 @@ from curation_assets.media.detectors import (
     FastContentDetector,
     HsvDifferences,
 )
-from curation_assets.media.synthetic import Shot, render_shot
+from curation_assets.media.synthetic import Shot
+from curation_assets.media.synthetic_frames import render_shot
 
 
 def _frames() -> list[np.ndarray]:

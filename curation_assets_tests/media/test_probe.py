@@ -9,18 +9,17 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from curation_assets.config import AdmissionConfig, CurationConfig
+from curation_assets.config import CurationConfig
+from curation_assets.config_sections import AdmissionConfig
 from curation_assets.media.decode import single_pass
 from curation_assets.media.image import probe_media
 from curation_assets.media.probe import Probe, admission_reason, probe_file
-from curation_assets.media.synthetic import (
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic_junk import (
     EXTRA_JUNK_REASONS,
     JUNK_REASONS,
-    Shot,
-    VideoSpec,
     write_junk,
     write_truncated,
-    write_video,
 )
 from curation_assets.vocabulary import Admission
 

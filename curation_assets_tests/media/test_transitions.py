@@ -13,11 +13,13 @@ import pytest
 
 from curation_assets.assets.per_shard import shot_clips, source_videos
 from curation_assets.cli.lineage_commands import render_explain
-from curation_assets.config import ClipsConfig, CurationConfig, Layout
+from curation_assets.config import CurationConfig, Layout
+from curation_assets.config_sections import ClipsConfig
 from curation_assets.lineage.queries import explain
 from curation_assets.media.clips import plan_clips
 from curation_assets.media.decode import single_pass
-from curation_assets.media.synthetic import Shot, encode_frames, render_shot
+from curation_assets.media.synthetic import Shot, encode_frames
+from curation_assets.media.synthetic_frames import render_shot
 from curation_assets.media.transitions import Transition
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.vocabulary import Clipping

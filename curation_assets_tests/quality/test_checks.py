@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from curation_assets import steps
+from curation_assets import admission_steps
 from curation_assets.assets.checks import (
     ASSET_CHECKS,
     shot_clips_integrity,
@@ -17,7 +17,8 @@ from curation_assets.assets.checks import (
 )
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
-from curation_assets.media.synthetic import Shot, VideoSpec, write_junk, write_video
+from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.media.synthetic_junk import write_junk
 from curation_assets.quality import shard_suites
 from curation_assets.quality.expectations import combine
 from curation_assets.resources import CurationResource, store_for
@@ -430,13 +431,13 @@ def test_a_failed_videos_check_blocks_shot_clips_in_the_same_run(
 ) -> None:
     """A regression in admission that silently drops a file must not reach decoding."""
     home = _copy(shard_home, home)
-    real = steps.admit_shard
+    real = admission_steps.admit_shard
 
     def admit_but_lose_one(*args, **kwargs):
         rows = real(*args, **kwargs)
         return [r for r in rows if r["file_name"] != THREE_SHOTS.name]
 
-    monkeypatch.setattr(steps, "admit_shard", admit_but_lose_one)
+    monkeypatch.setattr(admission_steps, "admit_shard", admit_but_lose_one)
     # the shared shard's shot_clips output would be stale after this run: start from none
     shutil.rmtree(Layout(home).lineage_parts / "clips")
 

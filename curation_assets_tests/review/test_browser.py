@@ -230,3 +230,4 @@ def test_an_s3_clip_plays_from_its_preview_on_the_source_clock(s3, home: Path, p
         _wait_until(page, "document.getElementById('video').paused === false")
         _wait_until(page, "document.getElementById('video').paused === true", timeout_s=30)
         assert float(page.inner_text("#playhead")) == pytest.approx(9.0, abs=0.1)
+        page.goto("about:blank")  # leave before the server stops (no loads from a closed port)

@@ -71,6 +71,9 @@ def test_seed_more_like_this_review_and_disagree_in_the_browser(home: Path, page
             _rate_all(page, rating)
             page.keyboard.press(key)
             _wait_for_next(page, neighbour)
+        # leave the app before it stops: the next clip's video and strip would otherwise go on
+        # loading from a closed port (console errors that say nothing about the app)
+        page.goto("about:blank")
 
     with dg.instance_for_test() as instance:
         result = dg.materialize(

@@ -16,7 +16,8 @@ from curation_assets.assets.finetune_assets import (
     finetune_seeds,
 )
 from curation_assets.config import load_config
-from curation_assets.finetune_steps import EXPANSION_STATE, expand_seeds, lineage_seeds
+from curation_assets.finetune_expansion_state import EXPANSION_STATE
+from curation_assets.finetune_steps import expand_seeds, lineage_seeds
 from curation_assets.review.store import ReviewStore
 from curation_assets.signals.runner import save_vectors
 from curation_assets_tests.review.conftest import SHARD, Seeded, materialize, seed

@@ -7,10 +7,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from curation_assets.config import CurationConfig, StageConfig
+from curation_assets.config import CurationConfig
+from curation_assets.config_subsets import StageConfig
 from curation_assets.selection.buckets import aspect_bucket_expr, duration_bucket_expr
 from curation_assets.selection.composition import Cell, Target, allocate
-from curation_assets.selection.stages import effective_gates, select_stage
+from curation_assets.selection.stage_gates import effective_gates
+from curation_assets.selection.stages import select_stage
 
 CFG = CurationConfig.from_yaml(  # the packaged defaults: per-shard gates as users have them
     __import__("curation_assets.config", fromlist=["DEFAULTS"]).DEFAULTS

@@ -112,7 +112,7 @@ def test_camera_class_of_each_synthetic_motion(
     assert confidence > 0.5
 
 
-# Truth from synthetic._camera, in the analyzer's units (content motion, frame widths/s).
+# Truth from synthetic_frames._camera, in the analyzer's units (content motion, frame widths/s).
 TRUTH_CASES = [
     pytest.param("pan_right", "global_tx", -1.0 / SPAN_S, id="pan_right-content-left"),
     pytest.param("pan_left", "global_tx", 1.0 / SPAN_S, id="pan_left-content-right"),

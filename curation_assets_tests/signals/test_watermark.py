@@ -15,8 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
-from curation_assets.config import ANY_OF_FILTERS, DEFAULTS, CurationConfig
-from curation_assets.media.synthetic import Shot, encode_frames, render_shot
+from curation_assets.config import DEFAULTS, CurationConfig
+from curation_assets.config_sections import ANY_OF_FILTERS
+from curation_assets.media.synthetic import Shot, encode_frames
+from curation_assets.media.synthetic_frames import render_shot
 from curation_assets.selection.thresholds import rules_from_config
 from curation_assets.signals.samples import clip_samples_for_file
 from curation_assets.signals.watermark import Mark, WatermarkAnalyzer, find_mark
