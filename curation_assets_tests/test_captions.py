@@ -16,6 +16,7 @@ from curation_assets.config import CurationConfig, Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import CurationResource, store_for
+from curation_assets_tests.materialize import materialize_shard
 
 VIDEOS = {
     "pan.mp4": (Shot(5, "pan_right", seed=21),),
@@ -32,15 +33,7 @@ def shard(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, shots in VIDEOS.items():
         write_video(VideoSpec(name, shots), folder / name)
     (folder / "_READY").write_text("")
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("source_shard", ["cap"])
-        result = dg.materialize(
-            PER_SHARD_ASSETS,
-            instance=instance,
-            partition_key="cap",
-            resources={"curation": CurationResource(home=str(home))},
-        )
-    assert result.success
+    materialize_shard(home, "cap")
     return home
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from curation_assets.config import Layout
-from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
+from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
 from curation_assets.resources import CurationResource, store_for
+from curation_assets_tests.materialize import materialize_shard
 
 
 def _reencode(source: Path, target: Path, width: int, height: int, crf: int) -> Path:
@@ -28,15 +29,7 @@ def _reencode(source: Path, target: Path, width: int, height: int, crf: int) -> 
 
 
 def _materialize(home: Path, shard: str) -> dg.ExecuteInProcessResult:
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("source_shard", [shard])
-        resources = {"curation": CurationResource(home=str(home))}
-        assert dg.materialize(
-            PER_SHARD_ASSETS, instance=instance, partition_key=shard, resources=resources
-        ).success
-        result = dg.materialize(GLOBAL_ASSETS, instance=instance, resources=resources)
-        assert result.success
-        return result
+    return materialize_shard(home, shard, with_global=True)
 
 
 @pytest.fixture(scope="module")

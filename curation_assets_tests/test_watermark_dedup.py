@@ -6,25 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from curation_assets.config import Layout
-from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
 from curation_assets.lineage.queries import explain
 from curation_assets.media.synthetic import Shot
-from curation_assets.resources import CurationResource, store_for
+from curation_assets.resources import store_for
+from curation_assets_tests.materialize import materialize_shard
 from curation_assets_tests.signals.test_watermark import LIMIT, write_marked
 
 
 def _materialize(home: Path, shard: str) -> None:
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("source_shard", [shard])
-        resources = {"curation": CurationResource(home=str(home))}
-        assert dg.materialize(
-            PER_SHARD_ASSETS, instance=instance, partition_key=shard, resources=resources
-        ).success
-        assert dg.materialize(GLOBAL_ASSETS, instance=instance, resources=resources).success
+    materialize_shard(home, shard, with_global=True)
 
 
 @pytest.fixture(scope="module")

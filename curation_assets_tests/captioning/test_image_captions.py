@@ -12,7 +12,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pytest
 import skimage
@@ -35,15 +34,15 @@ from curation_assets.captioning.run import caption_shard, eligible_clips
 from curation_assets.captioning.tiny_model import cached_tiny_qwen2_vl, torch_threads
 from curation_assets.captioning.vlm import DEFAULT_PROMPT, IMAGE_PROMPT
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.image import image_pass
 from curation_assets.media.stored_samples import load_samples, save_samples
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
-from curation_assets.resources import CurationResource, store_for
+from curation_assets.resources import store_for
 from curation_assets.signals.base import ClipSamples
 from curation_assets.signals.geometry import GeometryAnalyzer
 from curation_assets.signals.image_quality import QualityAnalyzer
 from curation_assets.signals.samples import clip_samples, clip_samples_for_file
+from curation_assets_tests.materialize import materialize_shard
 
 PHOTOS = Path(skimage.data.__file__).parent
 
@@ -306,15 +305,7 @@ def photo_shard(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(PHOTOS / "astronaut.png", folder / "astronaut.png")
     (folder / "_READY").write_text("")
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("source_shard", ["photos"])
-        result = dg.materialize(
-            PER_SHARD_ASSETS,
-            instance=instance,
-            partition_key="photos",
-            resources={"curation": CurationResource(home=str(home))},
-        )
-    assert result.success
+    materialize_shard(home, "photos")
     return home
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import dagster as dg
 import numpy as np
 import pytest
 
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.image import load_rgb, probe_media
 from curation_assets.media.image_kit import (
     CASES,
@@ -22,8 +20,9 @@ from curation_assets.media.image_kit import (
 )
 from curation_assets.media.photo_kit import photo
 from curation_assets.media.probe import admission_reason
-from curation_assets.resources import CurationResource, store_for
+from curation_assets.resources import store_for
 from curation_assets.vocabulary import NOT_APPLICABLE_TO_IMAGES
+from curation_assets_tests.materialize import materialize_shard
 
 CFG = CurationConfig()
 BY_NAME = {case.name: case for case in CASES}
@@ -112,15 +111,7 @@ def curated(tmp_path_factory: pytest.TempPathFactory):
     write_image_shard(folder)
     write_video_of(folder)
     (folder / "_READY").write_text("")
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("source_shard", ["mix"])
-        result = dg.materialize(
-            PER_SHARD_ASSETS,
-            instance=instance,
-            partition_key="mix",
-            resources={"curation": CurationResource(home=str(home))},
-        )
-    assert result.success
+    materialize_shard(home, "mix")
     return home, store_for(Layout(home))
 
 

@@ -18,12 +18,13 @@ from PIL import Image
 
 from curation_assets import dedup_steps
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
+from curation_assets.definitions import GLOBAL_ASSETS
 from curation_assets.lineage.queries import explain
 from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.selection.dedup import DuplicateIndex
 from curation_assets.signals.runner import load_vectors
+from curation_assets_tests.materialize import materialize_shard
 from curation_assets_tests.selection.test_image_hashes import PHOTOS, crop_each_side, half_q70
 
 # --- materialized: two shards of photos, copies, videos and a frame grab ------------------------
@@ -46,13 +47,7 @@ FRAME_INDEX = 50  # 2.08 s at 24 fps: between two 2-per-second samples
 
 
 def _materialize(home: Path, shard: str) -> None:
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("source_shard", [shard])
-        resources = {"curation": CurationResource(home=str(home))}
-        assert dg.materialize(
-            PER_SHARD_ASSETS, instance=instance, partition_key=shard, resources=resources
-        ).success
-        assert dg.materialize(GLOBAL_ASSETS, instance=instance, resources=resources).success
+    materialize_shard(home, shard, with_global=True)
 
 
 def _frame(video: Path, index: int) -> np.ndarray:
