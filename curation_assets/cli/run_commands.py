@@ -130,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ).to_dicts()
     print()
     print_funnel(funnel_steps(layout, DEMO_SHARD, None))
-    print("\nvideos: " + ", ".join(f"{r['n']} {r['status']}" for r in videos))
+    print("\nfiles (videos and images): " + ", ".join(f"{r['n']} {r['status']}" for r in videos))
     print_subsets(layout)
     print(f"lineage: {layout.lineage_db}   try: curate explain 'three shots.mp4'")
     print("         curate explain 'photos/coffee banner.jpg';  curate funnel --subset demo_images")
