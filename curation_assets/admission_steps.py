@@ -18,7 +18,7 @@ from curation_assets.vocabulary import Admission, VideoStatus
 Progress = Callable[[int, int, str], None]
 
 
-def _quiet(done: int, total: int, what: str) -> None:
+def no_progress(done: int, total: int, what: str) -> None:
     pass
 
 
@@ -26,7 +26,7 @@ def admit_shard(
     layout: Layout,
     shard: str,
     cfg: CurationConfig,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
     source: ShardSource | None = None,
 ) -> list[dict]:
     """One ``videos`` row per file of the shard: probed, then admitted or rejected with a reason.

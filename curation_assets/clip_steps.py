@@ -5,10 +5,10 @@ asset writes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from curation_assets.admission_steps import Progress, no_progress
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.media.clips import clip_id, plan_clips
 from curation_assets.media.decode import single_pass
@@ -17,12 +17,6 @@ from curation_assets.media.isolation import Failed, run_isolated
 from curation_assets.media.stored_samples import save_samples
 from curation_assets.storage.sources import LocalShardSource, ShardSource, SourceFile
 from curation_assets.vocabulary import SHOT_CLIPS_FILTER, Clipping, Media, Stage, VideoStatus
-
-Progress = Callable[[int, int, str], None]
-
-
-def _quiet(done: int, total: int, what: str) -> None:
-    pass
 
 
 @dataclass
@@ -73,7 +67,7 @@ def clip_shard(
     shard: str,
     videos: list[dict],
     cfg: CurationConfig,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
     source: ShardSource | None = None,
 ) -> ClipRows:
     """One decode pass per admitted video -> shots, clip windows and samples.
