@@ -63,7 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 DEMO_CONFIG = """\
 # Written by `curate demo` (only when no curation.yaml existed): the demo's synthetic videos
-# are 144-240 px, below every preset's resolution floor, so two small stages show selection.
+# are 144-240 px, below every preset's resolution floor, so small stages show selection
+# (two of clips, one of the photos).
 subsets:
   stages:
     demo_all:
@@ -87,7 +88,7 @@ def _demo_config(layout: Layout) -> None:
     if not target.exists() and not os.environ.get("CURATION_CONFIG"):
         layout.home.mkdir(parents=True, exist_ok=True)
         target.write_text(DEMO_CONFIG, encoding="utf-8")
-        print(f"demo: wrote {target} (two demo subset stages)")
+        print(f"demo: wrote {target} (demo subset stages: demo_all, demo_balanced, demo_images)")
 
 
 def _demo_images(folder: Path) -> None:
