@@ -36,8 +36,8 @@ from curation_assets.media.photo_kit import (  # noqa: E402
     photo_clip,
 )
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video  # noqa: E402
-from curation_assets.signals.human_detector import HumanDetectorAnalyzer  # noqa: E402
-from curation_assets.signals.people import PeopleDetectorAnalyzer  # noqa: E402
+from curation_assets.signals.content.human_detector import HumanDetectorAnalyzer  # noqa: E402
+from curation_assets.signals.content.people import PeopleDetectorAnalyzer  # noqa: E402
 from curation_assets.signals.samples import clip_samples_for_file  # noqa: E402
 
 

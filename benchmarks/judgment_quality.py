@@ -16,8 +16,8 @@ and the families' filter rules from curation.yaml. It prints precision and recal
   to one, a match when the spans overlap by IoU >= 0.5 (any kind; the kind is reported apart);
   also: cuts left in a transition's middle, and planned clips holding any true transition frame;
 - watermark / logo: the visual_filter ``watermark`` rule failing (``watermark_confidence`` of
-  ``signals/watermark.py`` above its limit); per mark the confidence and the IoU of the found box
-  with the true one; false alarms split into the clean copies, the scene sign, letterbox and
+  ``signals/visual/watermark.py`` above its limit); per mark the confidence and the IoU of the found
+  box with the true one; false alarms split into the clean copies, the scene sign, letterbox and
   static-camera scenery. For reference, ``text_area`` above the ``text_overlay`` limits (the old
   proxy: the visual_filter gate and the stricter fine-tune gate);
 - has_human: the ``has_human`` label (offline people detector without CLIP weights): a ``yes``

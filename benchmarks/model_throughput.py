@@ -41,7 +41,7 @@ from curation_assets.captioning.tiny_model import CHAT_TEMPLATE, SPECIAL_TOKENS,
 from curation_assets.captioning.vlm import VlmCaptioner  # noqa: E402
 from curation_assets.config import CurationConfig  # noqa: E402
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video  # noqa: E402
-from curation_assets.signals.aesthetic import build_head  # noqa: E402
+from curation_assets.signals.aesthetic_head import build_head  # noqa: E402
 from curation_assets.signals.clip_model import embed_images  # noqa: E402
 from curation_assets.signals.frame_spread import spread  # noqa: E402
 from curation_assets.signals.samples import clip_samples_for_file  # noqa: E402

@@ -24,6 +24,7 @@ from curation_assets.config_sections import (
     ContentConfig,
     DedupConfig,
     FinetuneConfig,
+    Limits,
     ModelsConfig,
     RunConfig,
     SamplesConfig,
@@ -32,6 +33,7 @@ from curation_assets.config_sections import (
     StageFilters,
     StorageConfig,
     VisualConfig,
+    unknown_filters,
 )
 from curation_assets.config_subsets import SubsetsConfig
 from curation_assets.config_yaml import merge_yaml, read_yaml
@@ -57,17 +59,31 @@ class CurationConfig(Section):
     storage: StorageConfig = StorageConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     models: ModelsConfig = ModelsConfig()
+    # analyzer modules kept outside this package (importable names); the family folders under
+    # curation_assets/signals/ are always searched (docs/extending.md, "Add a signal")
+    signal_modules: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _import_signal_modules(cls, data):
+        """Import them first: their analyzers name filters that the sections below check."""
+        if isinstance(data, dict) and data.get("signal_modules"):
+            from curation_assets.signals.catalogue import import_module
+
+            for module in data["signal_modules"]:
+                import_module(module)
+        return data
 
     @model_validator(mode="after")
     def _known_filters(self) -> CurationConfig:
         for stage, filters in self.filters.items():
             if stage not in FILTER_NAMES:
                 raise ValueError(f"filters: unknown stage {stage!r}; known: {sorted(FILTER_NAMES)}")
-            unknown = set(filters) - FILTER_NAMES[stage]
+            unknown = unknown_filters(filters, stage)
             if unknown:
                 raise ValueError(
-                    f"filters.{stage}: unknown filter(s) {sorted(unknown)}; "
-                    f"known: {sorted(FILTER_NAMES[stage])}"
+                    f"filters.{stage}: unknown filter(s) {unknown}; "
+                    f"known: {sorted(FILTER_NAMES[stage])} and the family's signal names"
                 )
         for stage, filters in self.image_filters.items():
             if stage not in IMAGE_FILTER_STAGES:
@@ -75,9 +91,14 @@ class CurationConfig(Section):
                     f"image_filters: {stage!r} does not apply to images; "
                     f"known: {sorted(IMAGE_FILTER_STAGES)}"
                 )
-            unknown = set(filters) - FILTER_NAMES[stage]
+            unknown = unknown_filters(filters, stage)
             if unknown:
-                raise ValueError(f"image_filters.{stage}: unknown filter(s) {sorted(unknown)}")
+                raise ValueError(f"image_filters.{stage}: unknown filter(s) {unknown}")
+        for section in (self.filters, self.image_filters):
+            for filters in section.values():
+                for name, bounds in filters.items():
+                    if not bounds:  # `name: {}`: the gate its signal declares
+                        filters[name] = {name: _declared_gate(name)}
         return self
 
     def stage_filters(
@@ -103,6 +124,19 @@ class CurationConfig(Section):
         if Path(path) != Path(str(DEFAULTS)):
             data = merge_yaml(data, read_yaml(Path(path)))
         return cls.model_validate(data)
+
+
+def _declared_gate(name: str) -> Limits:
+    from curation_assets.signals.catalogue import declared_signal
+
+    signal = declared_signal(name)
+    if signal is None or signal.gate is None:
+        raise ValueError(
+            f"filter {name!r} has no bounds, and no signal {name!r} declares a default gate: "
+            "give it bounds, e.g. {" + name + ": {min: 0.5}}"
+        )
+    low, high = signal.gate
+    return Limits(min=low, max=high)
 
 
 def curation_home() -> Path:

@@ -111,6 +111,21 @@ FILTER_NAMES: dict[str, set[str]] = {
     "motion_filter": {m.value for m in Motion},
     "content_filter": {Content.UNSAFE.value, Content.HAS_HUMAN.value},
 }
+
+
+def unknown_filters(names, stage: str | None = None) -> list[str]:
+    """Which of ``names`` are neither a vocabulary filter of ``stage`` (any stage: None) nor a
+    filter named after a signal that an analyzer of that family declares (``signals/``)."""
+    known = FILTER_NAMES[stage] if stage else set().union(*FILTER_NAMES.values())
+    unknown = set(names) - known
+    if unknown:  # only then find the analyzers (imports their modules)
+        from curation_assets.signals.catalogue import declared_by_family
+
+        declared = declared_by_family()
+        unknown -= declared.get(stage, set()) if stage else set().union(*declared.values())
+    return sorted(unknown)
+
+
 # Filters whose first measured signal decides alone (model score, else the offline stand-in).
 # the per-shard filter families that measure a still image (an image has no motion)
 IMAGE_FILTER_STAGES = frozenset({"visual_filter", "content_filter"})
@@ -249,10 +264,9 @@ class FinetuneConfig(Section):
 
     @model_validator(mode="after")
     def _known(self) -> FinetuneConfig:
-        known = set().union(*FILTER_NAMES.values())
-        unknown = set(self.filters) - known
+        unknown = unknown_filters(self.filters)
         if unknown:
-            raise ValueError(f"finetune.filters: unknown filter(s) {sorted(unknown)}")
+            raise ValueError(f"finetune.filters: unknown filter(s) {unknown}")
         return self
 
 

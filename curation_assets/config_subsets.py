@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from curation_assets.config_sections import FILTER_NAMES, Section, StageFilters
+from curation_assets.config_sections import FILTER_NAMES, Section, StageFilters, unknown_filters
 from curation_assets.config_yaml import merge_yaml, read_yaml
 
 PRESETS = resources.files("curation_assets") / "defaults" / "presets.yaml"
@@ -80,11 +80,11 @@ class StageConfig(Section):
 
     @model_validator(mode="after")
     def _valid(self) -> StageConfig:
-        known = set().union(*FILTER_NAMES.values())
-        unknown = set(self.thresholds) - known
+        unknown = unknown_filters(self.thresholds)
         if unknown:
+            known = sorted(set().union(*FILTER_NAMES.values()))
             raise ValueError(
-                f"unknown filter(s) {sorted(unknown)} in thresholds; known: {sorted(known)}"
+                f"unknown filter(s) {unknown} in thresholds; known: {known} and the signals' names"
             )
         if self.keep_fraction is not None and not self.rank_by:
             raise ValueError("keep_fraction needs rank_by (the signals to rank by)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from curation_assets.config import CurationConfig
@@ -9,6 +11,7 @@ from curation_assets.lineage.store import LineageStore
 from curation_assets.selection.pool import load_pool
 from curation_assets.selection.stage_gates import effective_gates, needed_labels, needed_signals
 from curation_assets.selection.stages import StageSelection, select_stage
+from curation_assets.signals import catalogue
 
 WRITER_PREFIX = "subset_"
 PARTITION = "all"
@@ -63,19 +66,19 @@ def run_stage(
     return selection, pool
 
 
-def export_members(store: LineageStore, subset: str) -> pl.DataFrame:
-    """What an export needs per member: source, range, caption, bucket and key scores."""
+def export_members(
+    store: LineageStore, subset: str, signal_modules: Sequence[str] = ()
+) -> pl.DataFrame:
+    """What an export needs per member: source, range, caption, bucket and the scores whose
+    signals are declared exported (``Signal.export``), as ``score_<name>`` columns."""
+    columns = ",\n".join(
+        f"max(value) FILTER (WHERE signal = '{s.name}') AS score_{s.name}"
+        for s in catalogue.exported(signal_modules)
+    )
     frame = store.query(
-        """
+        f"""
         WITH sc AS (
-            SELECT clip_id,
-                   max(value) FILTER (WHERE signal = 'aesthetic') AS score_aesthetic,
-                   max(value) FILTER (WHERE signal = 'technical_quality')
-                       AS score_technical_quality,
-                   max(value) FILTER (WHERE signal = 'motion_mean') AS score_motion_mean,
-                   max(value) FILTER (WHERE signal = 'sharpness') AS score_sharpness,
-                   max(value) FILTER (WHERE signal = 'text_area') AS score_text_area,
-                   max(value) FILTER (WHERE signal = 'concept_weight') AS score_concept_weight
+            SELECT clip_id, {columns}
             FROM scores WHERE clip_id IN (SELECT clip_id FROM subset_members WHERE subset = ?)
             GROUP BY clip_id
         ),

@@ -49,7 +49,7 @@ class Visual(StrEnum):
     ASPECT_RATIO = "aspect_ratio"
     BORDERS = "borders"
     TEXT_OVERLAY = "text_overlay"
-    WATERMARK = "watermark"  # a logo / watermark fixed in the frame (signals/watermark.py)
+    WATERMARK = "watermark"  # a logo / watermark fixed in the frame (signals/visual/watermark.py)
     SHARPNESS = "sharpness"
     EXPOSURE = "exposure"
     AESTHETIC = "aesthetic"

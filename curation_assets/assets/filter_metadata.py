@@ -4,7 +4,9 @@ sheets of the clearest rejections and the borderline clips."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -18,6 +20,8 @@ from curation_assets.assets.metadata_values import (
     _safe,
 )
 from curation_assets.config import Layout
+from curation_assets.signals import catalogue
+from curation_assets.signals.base import Signal
 from curation_assets.vocabulary import NOT_APPLICABLE_TO_IMAGES, Media
 
 FILTER_SHEET_TILES = 12
@@ -76,10 +80,33 @@ def _filter_media(rows, inputs) -> dict:
     }
 
 
-def filter_metadata(family: str, rows, inputs, layout: Layout, shard: str) -> dict:
-    """Counts, a pass/fail table per filter, a histogram per score, and two contact sheets:
-    the clips each filter rejects most clearly, and the borderline ones (closest to a limit).
-    Counts and outcomes also per media kind (``_filter_media``)."""
+def _signals_table(by_signal: dict[str, list[float]], declared: dict[str, Signal]) -> str:
+    """What each measured signal means (its declaration) beside what this shard measured."""
+    rows = []
+    for name, values in sorted(by_signal.items()):
+        signal = declared.get(name)
+        finite = sorted(v for v in values if v is not None and math.isfinite(v))
+        rows.append(
+            {
+                "signal": name,
+                "meaning": signal.description if signal else "(not declared)",
+                "unit": signal.unit if signal else "",
+                "better": (signal.better or "") if signal else "",
+                "clips": len(values),
+                "median": f"{finite[len(finite) // 2]:.4g}" if finite else "",
+            }
+        )
+    columns = ["signal", "meaning", "unit", "better", "clips", "median"]
+    return reports.markdown_table(rows, columns)
+
+
+def filter_metadata(
+    family: str, rows, inputs, layout: Layout, shard: str, signal_modules: Sequence[str] = ()
+) -> dict:
+    """Counts, a pass/fail table per filter, a table and a histogram per signal (as declared
+    beside its analyzer), and two contact sheets: the clips each filter rejects most clearly,
+    and the borderline ones (closest to a limit). Counts and outcomes also per media kind
+    (``_filter_media``)."""
     failed = {r["clip_id"] for r in rows.decisions if r["passed"] is False}
     metadata = {
         "clips": dg.MetadataValue.int(rows.clips),
@@ -92,8 +119,12 @@ def filter_metadata(family: str, rows, inputs, layout: Layout, shard: str) -> di
     by_signal: dict[str, list[float]] = {}
     for row in rows.scores:
         by_signal.setdefault(row["signal"], []).append(row["value"])
+    declared = catalogue.signals(signal_modules)
+    if by_signal:
+        metadata["signals"] = dg.MetadataValue.md(_signals_table(by_signal, declared))
     for signal, values in sorted(by_signal.items()):
-        metadata |= _histogram(f"histogram_{signal}", values, signal, signal)
+        label = declared[signal].label if signal in declared else signal
+        metadata |= _histogram(f"histogram_{signal}", values, signal, label)
     labels = Counter((r["kind"], r["label"]) for r in rows.clip_labels)
     if labels:
         label_rows = [

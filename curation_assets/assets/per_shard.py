@@ -159,7 +159,7 @@ def build_filter_asset(
         store.ensure_catalog()
         return dg.MaterializeResult(
             metadata={
-                **filter_metadata(family, rows, inputs, layout, shard),
+                **filter_metadata(family, rows, inputs, layout, shard, cfg.signal_modules),
                 **_models_metadata(family, models),
             }
         )

@@ -53,7 +53,9 @@ def _stage_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
         store.ensure_catalog()
         for note in selection.notes:
             context.log.info(f"{name}: {note}")
-        return dg.MaterializeResult(metadata=subset_metadata(selection, pool, stage.parent))
+        return dg.MaterializeResult(
+            metadata=subset_metadata(selection, pool, stage.parent, cfg.signal_modules)
+        )
 
     return _subset
 
@@ -71,7 +73,7 @@ def _export_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
     def _export(context: dg.AssetExecutionContext, curation: CurationResource):
         cfg, store, layout = curation.config(), curation.store(), curation.layout
         settings = cfg.subsets.resolved()[name]
-        members = subset_steps.export_members(store, name)
+        members = subset_steps.export_members(store, name, cfg.signal_modules)
         spec = ExportSpec(
             subset=name,
             clips_per_tar=settings.export.clips_per_tar,

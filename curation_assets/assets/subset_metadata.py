@@ -3,6 +3,7 @@ targets, buckets, score distributions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from io import BytesIO
 
 import dagster as dg
@@ -13,9 +14,9 @@ from matplotlib.figure import Figure
 
 from curation_assets import reports
 from curation_assets.selection.stages import StageSelection
+from curation_assets.signals import catalogue
 from curation_assets.vocabulary import Media
 
-KEY_SIGNALS = ("aesthetic", "technical_quality", "sharpness", "motion_mean", "text_area")
 MEDIA_KINDS = tuple(m.value for m in Media)  # the funnel's columns: video, image
 
 
@@ -112,9 +113,12 @@ def funnel_png(funnel: pl.DataFrame, title: str) -> bytes:
     return buf.getvalue()
 
 
-def distributions_png(pool: pl.DataFrame, members: pl.DataFrame) -> bytes | None:
-    """Selected vs not selected, per key signal present in the pool."""
-    signals = [s for s in KEY_SIGNALS if s in pool.columns and pool[s].drop_nulls().len()]
+def distributions_png(
+    pool: pl.DataFrame, members: pl.DataFrame, signal_modules: Sequence[str] = ()
+) -> bytes | None:
+    """Selected vs not selected, per signal declared ``plot_in_subsets`` present in the pool."""
+    plotted = catalogue.plotted_in_subsets(signal_modules)
+    signals = [s for s in plotted if s in pool.columns and pool[s].drop_nulls().len()]
     if not signals:
         return None
     chosen = pool["clip_id"].is_in(members["clip_id"].implode())
@@ -141,7 +145,10 @@ def distributions_png(pool: pl.DataFrame, members: pl.DataFrame) -> bytes | None
 
 
 def subset_metadata(
-    selection: StageSelection, pool: pl.DataFrame | None, parent: str | None = None
+    selection: StageSelection,
+    pool: pl.DataFrame | None,
+    parent: str | None = None,
+    signal_modules: Sequence[str] = (),
 ) -> dict:
     members = selection.members
     reasons = rejections_by_reason(selection)
@@ -219,7 +226,7 @@ def subset_metadata(
         )
     if pool is not None:
         try:
-            png = distributions_png(pool, members)
+            png = distributions_png(pool, members, signal_modules)
             if png:
                 meta["score_distributions"] = dg.MetadataValue.md(
                     reports.png_markdown(png, "selected vs not selected")

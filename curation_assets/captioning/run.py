@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,7 @@ STAGE = "captions"
 QC_FILTER = "caption_qc"
 
 
-def build_captioner(cfg: CaptioningConfig) -> Captioner:
+def build_captioner(cfg: CaptioningConfig, signal_modules: Sequence[str] = ()) -> Captioner:
     if cfg.captioner == "vlm":
         from curation_assets.captioning.vlm import VlmCaptioner
 
@@ -48,7 +48,9 @@ def build_captioner(cfg: CaptioningConfig) -> Captioner:
         )
     from curation_assets.captioning.signals_captioner import SignalsCaptioner
 
-    return SignalsCaptioner(camera_min_confidence=cfg.camera_min_confidence)
+    return SignalsCaptioner(
+        camera_min_confidence=cfg.camera_min_confidence, signal_modules=signal_modules
+    )
 
 
 def captioner_key(cfg: CaptioningConfig) -> str:
@@ -166,7 +168,7 @@ def caption_shard(
 ) -> CaptionRows:
     started = time.perf_counter()
     ccfg = cfg.captioning
-    captioner = captioner or build_captioner(ccfg)
+    captioner = captioner or build_captioner(ccfg, cfg.signal_modules)
     qc = CaptionQualityFilter(
         CaptionQCConfig(
             min_words=ccfg.qc.min_words,

@@ -29,8 +29,9 @@ from curation_assets.captioning.prefix import (
     camera_phrase,
     check_min_confidence,
 )
-from curation_assets.signals.geometry import orientation as orientation_of
-from curation_assets.signals.geometry import resolution_tier
+from curation_assets.signals import catalogue
+from curation_assets.signals.visual.geometry import orientation as orientation_of
+from curation_assets.signals.visual.geometry import resolution_tier
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,13 @@ class SignalsCaptioner(Captioner):
         camera_min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         thresholds: SignalThresholds | None = None,
         model: str = "pipeline-signals-v1",
+        signal_modules: Sequence[str] = (),
     ) -> None:
         self.camera_min_confidence = check_min_confidence(camera_min_confidence)
+        # signals that say their own sentence (``Signal.caption``), in catalogue order
+        self.phrases = {
+            name: s.caption for name, s in catalogue.signals(signal_modules).items() if s.caption
+        }
         self.thresholds = thresholds or SignalThresholds()
         self.model = model
         self.batch_size = 256
@@ -226,11 +232,21 @@ class SignalsCaptioner(Captioner):
         summary = [f"{shape} clip" if shape else "clip", f"{duration} long"]
         if speed:
             summary.append(f"{speed} motion")
+        sentences += self._declared_phrases(item)
         fields["short_description"] = "A " + ", ".join(summary) + "."
         fields["motion_speed"] = speed
         fields["orientation"] = shape
         fields["people"] = people
         return self._result(item, " ".join(sentences), fields)
+
+    def _declared_phrases(self, item: CaptionInput) -> list[str]:
+        out = []
+        for name, phrase in self.phrases.items():
+            value = item.signals.get(name)
+            text = phrase(float(value)) if value is not None else None
+            if text:
+                out.append(text if text.endswith(".") else f"{text}.")
+        return out
 
     def _result(self, item: CaptionInput, caption: str, fields: dict) -> CaptionResult:
         return CaptionResult(
@@ -280,6 +296,7 @@ class SignalsCaptioner(Captioner):
             text = f"text covers about {max(1, round(100 * text_area))}% of the image"
             sentences.append(f"{text.capitalize()}.")
 
+        sentences += self._declared_phrases(item)
         summary = f"A {kind}"
         if who:
             summary += f" with {who}"

@@ -18,6 +18,7 @@ from importlib import metadata
 
 from curation_assets.config import CurationConfig
 from curation_assets.models.report import inventory
+from curation_assets.models.shipped import opencv_people_available, people_detector_available
 from curation_assets.models.store import ModelStore
 
 # hardware decoder family (FFmpeg decoder name suffix) -> the hw device type it needs
@@ -348,10 +349,7 @@ def _cut(text: str, width: int) -> str:
 
 def _offline_people() -> str:
     """The offline has_human scorer this machine records (with content.human_backend: auto)."""
-    from curation_assets.signals.human_detector import opencv_people_available
-    from curation_assets.signals.people import detector_available
-
-    if detector_available():
+    if people_detector_available():
         return "blazepose_people (MediaPipe BlazePose persons + BlazeFace faces, LiteRT)"
     if opencv_people_available():
         return "opencv_people (OpenCV Haar faces and HOG people)"

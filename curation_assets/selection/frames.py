@@ -2,11 +2,11 @@
 
 Keys: an image's 64-bit pHash (the first 8 bytes of its ``phash`` vector: the hash of its one
 sample); a video clip's frame hashes (``phash_frames``: the pHashes of up to 16 rgb samples spread
-over the clip, ``signals/perceptual_hash.py``; for vectors stored before those existed, the three
-hashes of ``phash``). An image is a frame of a clip when its hash is within ``radius`` bits of
+over the clip, ``signals/content/perceptual_hash.py``; for vectors stored before those existed, the
+three hashes of ``phash``). An image is a frame of a clip when its hash is within ``radius`` bits of
 one of the clip's frame hashes; ``distance`` is the closest frame's. A frame grab between two
-samples (samples are 2 per second) still lands close unless the camera or the subject moved a
-lot in that quarter second.
+samples (samples are 2 per second) still lands close unless the camera or the subject moved a lot in
+that quarter second.
 
 Incremental like the duplicate index: the state file holds the matches found so far and a
 fingerprint per shard. A run compares only the shards that are new or changed: their images with

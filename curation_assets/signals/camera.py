@@ -1,7 +1,7 @@
 """What the camera did: a robust fit of the background's motion and the camera-motion classes.
 
-Used by the motion family (``signals/motion.py``), which measures dense flow on a grid of points
-per sample pair (units: frame widths per second, fw/s; see that module's docstring).
+Used by the motion family (``signals/motion/optical_flow.py``), which measures dense flow on a
+grid of points per sample pair (units: frame widths per second, fw/s; see that module's docstring).
 
 Background fit. A moving subject must not drag the camera estimate, even when it covers more of
 the frame than the background does. Per pair, ``fit_background`` draws hypotheses of a similarity

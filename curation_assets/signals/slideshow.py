@@ -1,8 +1,8 @@
 """The slideshow score: piecewise-still segments, or a still image under a synthetic camera.
 
-Used by the motion family (``signals/motion.py``), which marks per sample pair whether it is
-*still* (frozen, or moved rigidly by a smooth camera: nothing moves on its own) and whether it is
-a *jump* (a hard cut, a slideshow change, a flash).
+Used by the motion family (``signals/motion/optical_flow.py``), which marks per sample pair
+whether it is *still* (frozen, or moved rigidly by a smooth camera: nothing moves on its own)
+and whether it is a *jump* (a hard cut, a slideshow change, a flash).
 
 A slideshow is a chain of stills joined by cuts or dissolves. Pair by pair, real footage and a
 held still can look alike (a subject pauses, a distant scene under a pan moves rigidly), so the

@@ -39,9 +39,9 @@ from curation_assets.media.stored_samples import load_samples, save_samples
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import store_for
 from curation_assets.signals.base import ClipSamples
-from curation_assets.signals.geometry import GeometryAnalyzer
-from curation_assets.signals.image_quality import QualityAnalyzer
 from curation_assets.signals.samples import clip_samples, clip_samples_for_file
+from curation_assets.signals.visual.geometry import GeometryAnalyzer
+from curation_assets.signals.visual.image_quality import QualityAnalyzer
 from curation_assets_tests.materialize import materialize_shard
 
 PHOTOS = Path(skimage.data.__file__).parent

@@ -18,10 +18,10 @@ from curation_assets.captioning import (
 from curation_assets.captioning.signals_captioner import SignalThresholds
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.signals.base import ClipSamples, Measurement
-from curation_assets.signals.geometry import GeometryAnalyzer
-from curation_assets.signals.image_quality import QualityAnalyzer
-from curation_assets.signals.motion import OpticalFlowAnalyzer
+from curation_assets.signals.motion.optical_flow import OpticalFlowAnalyzer
 from curation_assets.signals.samples import clip_samples_for_file
+from curation_assets.signals.visual.geometry import GeometryAnalyzer
+from curation_assets.signals.visual.image_quality import QualityAnalyzer
 
 SHOTS = {
     "pan_right": Shot(5.0, "pan_right", seed=3),

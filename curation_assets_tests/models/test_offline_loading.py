@@ -25,9 +25,9 @@ from curation_assets.models import ModelNotAvailable, ModelStore, catalog, inven
 from curation_assets.models.catalog import open_clip_source, transformers_source
 from curation_assets.models.pull import pull
 from curation_assets.models.runtime import activate
-from curation_assets.signals.aesthetic import LaionAestheticAnalyzer
 from curation_assets.signals.base import ClipSamples
 from curation_assets.signals.clip_model import embed_images, encode_texts, load_clip
+from curation_assets.signals.visual.aesthetic import LaionAestheticAnalyzer
 from curation_assets_tests.clips import random_clip
 from curation_assets_tests.models.conftest import CLIP_REPO, PREPROCESS
 from curation_assets_tests.models.hub_server import FakeHub, Repo

@@ -26,7 +26,7 @@ from curation_assets.selection.concepts import cluster_per_kind
 from curation_assets.selection.dedup import DuplicateIndex
 from curation_assets.selection.duplicate_groups import duplicate_groups
 from curation_assets.selection.frames import FrameMatches, ShardKeys
-from curation_assets.signals.perceptual_hash import CROP_SCALES, PerceptualHashAnalyzer
+from curation_assets.signals.content.perceptual_hash import CROP_SCALES, PerceptualHashAnalyzer
 from curation_assets.signals.samples import clip_samples, clip_samples_for_file
 
 PHOTOS = Path(skimage.data.__file__).parent

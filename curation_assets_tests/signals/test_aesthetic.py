@@ -18,8 +18,9 @@ import pytest
 import torch
 from PIL import Image
 
-from curation_assets.signals.aesthetic import AestheticMLP, LaionAestheticAnalyzer, load_head
+from curation_assets.signals.aesthetic_head import AestheticMLP, load_head
 from curation_assets.signals.base import ClipSamples
+from curation_assets.signals.visual.aesthetic import LaionAestheticAnalyzer
 from curation_assets_tests.clips import random_clip
 
 TINY = "tiny-vit-test"

@@ -21,7 +21,7 @@ import pytest
 from curation_assets.captioning.prefix import CAMERA_PHRASES, camera_prefix
 from curation_assets.signals import camera
 from curation_assets.signals.base import ClipSamples, Measurement
-from curation_assets.signals.motion import OpticalFlowAnalyzer
+from curation_assets.signals.motion.optical_flow import OpticalFlowAnalyzer
 from curation_assets.vocabulary import CameraMotion
 
 W, H, FPS = 256, 144, 8

@@ -20,15 +20,15 @@ from skimage import data as skdata
 from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
 from curation_assets.signals import clip_model
 from curation_assets.signals.base import ClipSamples
-from curation_assets.signals.clip_embedding import (
+from curation_assets.signals.content.clip_embedding import (
     HUMAN_PROMPTS,
     NON_HUMAN_PROMPTS,
     ClipEmbeddingAnalyzer,
     zero_shot_mass,
 )
-from curation_assets.signals.perceptual_hash import PerceptualHashAnalyzer, hamming
+from curation_assets.signals.content.perceptual_hash import PerceptualHashAnalyzer, hamming
+from curation_assets.signals.content.thumbnail_embedding import ThumbnailEmbeddingAnalyzer
 from curation_assets.signals.samples import clip_samples_for_file
-from curation_assets.signals.thumbnail_embedding import ThumbnailEmbeddingAnalyzer
 
 SCENE_SEEDS = (11, 12, 13, 14)
 NEAR_DUPLICATE_RADIUS = 8  # middle-hash Hamming distance of copies of the same footage

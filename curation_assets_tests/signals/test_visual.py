@@ -15,18 +15,18 @@ import numpy as np
 import pytest
 
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
-from curation_assets.signals import image_quality
 from curation_assets.signals.base import ClipSamples
-from curation_assets.signals.borders import BorderAnalyzer, measure_borders
-from curation_assets.signals.geometry import GeometryAnalyzer, resolution_tier
-from curation_assets.signals.image_quality import (
+from curation_assets.signals.ocr_model import det_model_path, input_size, text_detector
+from curation_assets.signals.samples import clip_samples_for_file
+from curation_assets.signals.visual import image_quality
+from curation_assets.signals.visual.borders import BorderAnalyzer, measure_borders
+from curation_assets.signals.visual.geometry import GeometryAnalyzer, resolution_tier
+from curation_assets.signals.visual.image_quality import (
     QualityAnalyzer,
     TechnicalQualityAnalyzer,
     technical_quality,
 )
-from curation_assets.signals.ocr_model import det_model_path, input_size, text_detector
-from curation_assets.signals.samples import clip_samples_for_file
-from curation_assets.signals.text_overlay import TextOverlayAnalyzer
+from curation_assets.signals.visual.text_overlay import TextOverlayAnalyzer
 
 SEED = 3
 EFFECTS = {

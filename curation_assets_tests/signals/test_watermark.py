@@ -1,4 +1,4 @@
-"""The watermark analyzer (``signals/watermark.py``) on footage with known marks.
+"""The watermark analyzer (``signals/visual/watermark.py``) on footage with known marks.
 
 Synthetic clips are rendered by ``media.synthetic``, marked with a logo drawn here, encoded with
 PyAV and read back through the real decode pass (``clip_samples_for_file``). The real-footage kit
@@ -21,7 +21,7 @@ from curation_assets.media.synthetic import Shot, encode_frames
 from curation_assets.media.synthetic_frames import render_shot
 from curation_assets.selection.thresholds import rules_from_config
 from curation_assets.signals.samples import clip_samples_for_file
-from curation_assets.signals.watermark import Mark, WatermarkAnalyzer, find_mark
+from curation_assets.signals.visual.watermark import Mark, WatermarkAnalyzer, find_mark
 from curation_assets.vocabulary import Visual
 
 WIDTH, HEIGHT, FPS = 640, 360, 24

@@ -13,7 +13,7 @@ aspect_ratio        geometry         > 0        display w / h; landscape > 1.05,
 
 from __future__ import annotations
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement, Signal
 
 RESOLUTION_TIERS: tuple[tuple[int, str], ...] = (
     (2160, "2160p"),
@@ -48,8 +48,23 @@ class GeometryAnalyzer(ClipAnalyzer):
 
     name = "geometry"
     version = "1"
-    signals = ("short_side_px", "aspect_ratio")
-    ranges = {"short_side_px": (1, 100_000), "aspect_ratio": (0.01, 100)}
+    order = 10
+    declares = (
+        Signal(
+            "short_side_px",
+            "the short side of the picture as displayed (after rotation)",
+            unit="px",
+            better="higher",
+            range=(1, 100_000),
+            gate=(144, None),
+        ),
+        Signal(
+            "aspect_ratio",
+            "width over height as displayed: > 1 landscape, < 1 portrait",
+            range=(0.01, 100),
+            gate=(0.4, 2.5),
+        ),
+    )
 
     def analyze(self, clip: ClipSamples) -> Measurement:
         short = min(clip.width, clip.height)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 
 # A pixel is "black" while its brightest channel is <= this (0-255); H.264 + JPEG ringing on a
 # true black bar stays well under it, and a dark scene rarely keeps a whole line under it.
@@ -143,8 +143,28 @@ def _measure_borders(rgb: Sequence[np.ndarray]) -> Borders:
 class BorderAnalyzer(ClipAnalyzer):
     name = "borders"
     version = "1"
-    signals = ("border_top", "border_bottom", "border_left", "border_right", "border_area")
-    ranges = dict.fromkeys(signals, (0.0, 1.0))
+    order = 20
+    declares = (
+        *(
+            Signal(
+                f"border_{side}",
+                f"share of the frame's {'height' if side in ('top', 'bottom') else 'width'} "
+                f"taken by a uniform bar at the {side} (letterbox, pillarbox)",
+                unit="share of frame",
+                better="lower",
+                range=(0.0, 1.0),
+            )
+            for side in ("top", "bottom", "left", "right")
+        ),
+        Signal(
+            "border_area",
+            "share of the frame's area inside bars; the export crops them off",
+            unit="share of frame",
+            better="lower",
+            range=(0.0, 1.0),
+            gate=(None, 0.4),
+        ),
+    )
 
     def analyze(self, clip: ClipSamples) -> Measurement:
         if not clip.rgb:

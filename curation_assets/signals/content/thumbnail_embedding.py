@@ -61,7 +61,7 @@ class ThumbnailEmbeddingAnalyzer(ClipAnalyzer):
 
     name = "thumbnail_embedding"
     version = "1:grey16x9+hsv8x3x3"
-    signals = ()
+    order = 20
 
     def __init__(self, frames: int = 3) -> None:
         if frames < 1:

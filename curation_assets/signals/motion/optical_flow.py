@@ -28,7 +28,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement, Signal
 from curation_assets.signals.camera import (  # noqa: F401 - HANDHELD_SHAKE is re-exported
     HANDHELD_SHAKE,
     OWN_MOTION_SPEED,
@@ -132,34 +132,35 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
     name: ClassVar[str] = "optical_flow"
     uses_rgb: ClassVar[bool] = False
     version: ClassVar[str] = "3"
-    signals: ClassVar[tuple[str, ...]] = (
-        "motion_mean",
-        "motion_p95",
-        "moving_fraction",
-        "global_tx",
-        "global_ty",
-        "global_zoom",
-        "global_rotation",
-        "fit_residual",
-        "shake",
-        "shots_per_second",
-        "static_fraction",
-        "slideshow",
-        "flow_pairs",
-        "subject_motion",
-    )
-    ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {
-        "motion_mean": (0.0, None),
-        "motion_p95": (0.0, None),
-        "moving_fraction": (0.0, 1.0),
-        "fit_residual": (0.0, None),
-        "shake": (0.0, None),
-        "shots_per_second": (0.0, None),
-        "static_fraction": (0.0, 1.0),
-        "slideshow": (0.0, 1.0),
-        "flow_pairs": (0.0, None),
-        "subject_motion": (0.0, 1.0),
-    }
+    order = 10
+    declares = (
+        Signal("motion_mean", "mean flow magnitude over all pixels of all sample pairs",
+               unit="frame widths / s", range=(0.0, None), gate=(0.005, None),
+               plot_in_subsets=True, export=3),
+        Signal("motion_p95", "95th percentile of the flow magnitude", unit="frame widths / s",
+               range=(0.0, None), gate=(None, 1.0)),
+        Signal("moving_fraction", "mean share of pixels moving over 0.025 fw/s",
+               unit="share of pixels", range=(0.0, 1.0)),
+        Signal("global_tx", "the background's horizontal motion (< 0: the camera pans right)",
+               unit="frame widths / s"),
+        Signal("global_ty", "the background's vertical motion (< 0: the camera tilts down)",
+               unit="frame widths / s"),
+        Signal("global_zoom", "the background's scale change (> 0: zoom in)", unit="1 / s"),
+        Signal("global_rotation", "the background's rotation", unit="rad / s"),
+        Signal("fit_residual", "share of the motion the camera fit leaves unexplained",
+               range=(0.0, None)),
+        Signal("shake", "RMS of the camera path minus its 0.375 s moving average",
+               unit="frame widths", better="lower", range=(0.0, None), gate=(None, 0.008)),
+        Signal("shots_per_second", "shots detected per second in the whole source video",
+               unit="1 / s", better="lower", range=(0.0, None), gate=(None, 1.5)),
+        Signal("static_fraction", "share of sample pairs that are frozen",
+               unit="share of pairs", better="lower", range=(0.0, 1.0), gate=(None, 0.9)),
+        Signal("slideshow", "how much the clip is still pictures joined by jumps or dissolves",
+               unit="0-1", better="lower", range=(0.0, 1.0), gate=(None, 0.5)),
+        Signal("flow_pairs", "sample pairs measured", range=(0.0, None)),
+        Signal("subject_motion", "mean share of the grid moving on its own, off the camera fit",
+               unit="share of grid", range=(0.0, 1.0)),
+    )  # fmt: skip
 
     def __init__(self, preset: str = "fast", work_short_side: int = 72) -> None:
         if preset not in _PRESETS:

@@ -35,39 +35,32 @@ A clip with no rgb samples gets no scores (stored as "not scored").
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
+from curation_assets.models.shipped import (
+    FRONTAL_CASCADE,
+    PROFILE_CASCADE,
+    haar_file,
+    opencv_people_available,
+    people_detector_wanted,
+)
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 from curation_assets.signals.frame_spread import spread
-from curation_assets.signals.has_human import has_human_label
+from curation_assets.signals.has_human import (
+    FACE_AREA,
+    FACE_SCORE,
+    HUMAN_OFFLINE,
+    PERSON_AREA,
+    has_human_label,
+)
 
 HumanBackend = Literal["auto", "opencv", "skimage"]
 
 # OpenCV cascades of the ``opencv`` backend, tried in this order on each sampled frame; the first
 # that passes its threshold decides the frame (the later ones are skipped for it).
-FRONTAL_CASCADE = "haarcascade_frontalface_alt2.xml"
-PROFILE_CASCADE = "haarcascade_profileface.xml"  # trained on one side: run on frame and mirror
-
-
-def opencv_people_available() -> bool:
-    """OpenCV 4 wheels ship HOG and Haar cascades; opencv-python 5 dropped both from the main
-    modules (and ships an empty ``cv2.data``), so this is False on such a build."""
-    return (
-        hasattr(cv2, "HOGDescriptor")
-        and hasattr(cv2, "CascadeClassifier")
-        and all(_haar_file(name) is not None for name in (FRONTAL_CASCADE, PROFILE_CASCADE))
-    )
-
-
-def _haar_file(name: str) -> str | None:
-    data = getattr(cv2, "data", None)
-    candidates = [Path(getattr(data, "haarcascades", "")) / name]
-    candidates += list(Path(cv2.__file__).parent.rglob(name))
-    return next((str(p) for p in candidates if p.is_file()), None)
 
 
 def cluster_boxes(boxes: np.ndarray, overlap: float = 0.5) -> list[tuple[int, np.ndarray]]:
@@ -146,17 +139,27 @@ class HumanDetectorAnalyzer(ClipAnalyzer):
 
     name = "offline_people"
     version = "1"
-    signals = ("human_offline", "face_area", "face_score", "person_area")
-    ranges = {
-        "human_offline": (0.0, 1.0),
-        "face_area": (0.0, 1.0),
-        "face_score": (0.0, None),
-        "person_area": (0.0, 1.0),
-        "face_hits": (0.0, None),
-        "profile_hits": (0.0, None),
-        "person_weight": (None, None),
-        **{f"decided_by_{d}": (0.0, 1.0) for d in OPENCV_DETECTORS},
-    }
+    order = 30
+    declares = (
+        HUMAN_OFFLINE,
+        FACE_AREA,
+        FACE_SCORE,
+        PERSON_AREA,
+        Signal("face_hits", "raw frontal-face cascade hits in the best group", range=(0.0, None)),
+        Signal("profile_hits", "raw profile-face cascade hits in the best group",
+               range=(0.0, None)),
+        Signal("person_weight", "strongest HOG pedestrian SVM weight"),
+        *(Signal(f"decided_by_{d}", f"share of the sampled frames the {d} detector decided",
+                 unit="share of samples", range=(0.0, 1.0)) for d in OPENCV_DETECTORS),
+    )  # fmt: skip
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The fallback where BlazePose's files are absent (``content.human_backend: auto``)."""
+        c = cfg.content
+        if people_detector_wanted(c.human_backend):
+            return None
+        return cls(frames=c.human_frames, backend=c.human_backend)
 
     def __init__(
         self,
@@ -213,8 +216,8 @@ class HumanDetectorAnalyzer(ClipAnalyzer):
             )
             self._hog = cv2.HOGDescriptor()
             self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-            self._frontal = cv2.CascadeClassifier(_haar_file(FRONTAL_CASCADE))
-            self._profile = cv2.CascadeClassifier(_haar_file(PROFILE_CASCADE))
+            self._frontal = cv2.CascadeClassifier(haar_file(FRONTAL_CASCADE))
+            self._profile = cv2.CascadeClassifier(haar_file(PROFILE_CASCADE))
         else:
             from skimage import data
             from skimage.feature import Cascade

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 from curation_assets.signals.frame_spread import spread
 
 PHASH_BITS = 64
@@ -88,8 +88,15 @@ class PerceptualHashAnalyzer(ClipAnalyzer):
 
     name = "phash"
     version = "2:imagehash-phash64+crops+frames"
-    signals = ("phash_spread",)
-    ranges = {"phash_spread": (0.0, 1.0)}
+    order = 10
+    declares = (
+        Signal(
+            "phash_spread",
+            "how far the first and last samples' hashes are from the middle one",
+            unit="share of bits",
+            range=(0.0, 1.0),
+        ),
+    )
 
     def analyze(self, clip: ClipSamples) -> Measurement:
         if not clip.rgb:

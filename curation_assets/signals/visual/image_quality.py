@@ -44,8 +44,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
-from curation_assets.signals.borders import BAR_INSET, Borders, measure_borders
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
+from curation_assets.signals.visual.borders import BAR_INSET, Borders, measure_borders
 
 # --- sharpness, exposure, colour ----------------------------------------------------------------
 
@@ -164,24 +164,52 @@ class QualityAnalyzer(ClipAnalyzer):
 
     name = "classical_quality"
     version = "1"
-    signals = (
-        "sharpness",
-        "brightness",
-        "dark_fraction",
-        "clipped_fraction",
-        "contrast",
-        "colorfulness",
-        "keyframe_t",
+    order = 40
+    declares = (
+        Signal(
+            "sharpness",
+            "variance of the Laplacian of the sharpest sample at a fixed 256 px scale",
+            better="higher",
+            range=(0.0, None),
+            gate=(10.0, None),
+            plot_in_subsets=True,
+            export=4,
+        ),
+        Signal(
+            "brightness",
+            "mean luma inside the bars",
+            unit="0-1",
+            range=(0.0, 1.0),
+            gate=(0.08, 0.92),
+        ),
+        Signal(
+            "dark_fraction",
+            "share of pixels under 16 grey levels",
+            unit="share of pixels",
+            range=(0.0, 1.0),
+        ),
+        Signal(
+            "clipped_fraction",
+            "share of pixels blown out at the top of the range",
+            unit="share of pixels",
+            better="lower",
+            range=(0.0, 1.0),
+            gate=(None, 0.3),
+        ),
+        Signal("contrast", "standard deviation of luma", unit="0-1", range=(0.0, 1.0)),
+        Signal(
+            "colorfulness",
+            "Hasler-Suesstrunk colourfulness M / 100 (0.15 slightly, 0.59 quite colourful)",
+            better="higher",
+            range=(0.0, None),
+        ),
+        Signal(
+            "keyframe_t",
+            "time of the sharpest sample, kept as the clip's keyframe",
+            unit="s",
+            range=(0.0, None),
+        ),
     )
-    ranges = {
-        "sharpness": (0.0, None),
-        "brightness": (0.0, 1.0),
-        "dark_fraction": (0.0, 1.0),
-        "clipped_fraction": (0.0, 1.0),
-        "contrast": (0.0, 1.0),
-        "colorfulness": (0.0, None),
-        "keyframe_t": (0.0, None),
-    }
 
     def __init__(self, analysis_short_side: int = 256) -> None:
         if analysis_short_side < 32:
@@ -245,8 +273,26 @@ class TechnicalQualityAnalyzer(ClipAnalyzer):
 
     name = "technical_quality"
     version = "1"
-    signals = ("technical_quality",)
-    ranges = {"technical_quality": (0.0, 1.0)}
+    order = 60
+    declares = (
+        Signal(
+            "technical_quality",
+            "offline stand-in for the aesthetic score from classical measures (no model)",
+            unit="0-1",
+            better="higher",
+            range=(0.0, 1.0),
+            gate=(0.15, None),
+            plot_in_subsets=True,
+            export=2,
+        ),
+    )
+
+    @classmethod
+    def from_config(cls, cfg):
+        """Runs only where no aesthetic model is configured."""
+        v = cfg.visual
+        configured = v.aesthetic_clip_model and v.aesthetic_clip_pretrained
+        return None if configured and v.aesthetic_head_path else cls()
 
     def __init__(self, analysis_short_side: int = 256) -> None:
         self.analysis_short_side = analysis_short_side

@@ -31,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
-from curation_assets.signals.clip_model import embed_images, encode_texts, load_clip
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 from curation_assets.signals.frame_spread import spread
 from curation_assets.signals.has_human import has_human_label
 
@@ -143,8 +142,45 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
 
     name = "open_clip"
     version = "1"
-    signals = ("human_clip", "unsafe_clip")
-    ranges = {"human_clip": (0.0, 1.0), "unsafe_clip": (0.0, 1.0)}
+    order = 40
+    declares = (
+        Signal(
+            "human_clip",
+            "zero-shot probability mass on the people prompts",
+            unit="0-1",
+            range=(0.0, 1.0),
+        ),
+        Signal(
+            "unsafe_clip",
+            "zero-shot probability mass on the unsafe prompts",
+            unit="0-1",
+            better="lower",
+            range=(0.0, 1.0),
+            gate=(None, 0.5),
+        ),
+    )
+
+    @classmethod
+    def from_config(cls, cfg):
+        """Runs when an open_clip model and its weights are configured."""
+        c = cfg.content
+        if not (c.clip_model and c.clip_pretrained):
+            return None
+        prompts = {
+            "human_prompts": c.human_prompts,
+            "nonhuman_prompts": c.nonhuman_prompts,
+            "unsafe_prompts": c.unsafe_prompts,
+            "safe_prompts": c.safe_prompts,
+        }
+        return cls(
+            model_name=c.clip_model,
+            model_config=c.clip_model_config,
+            pretrained=c.clip_pretrained,
+            device=c.device,
+            batch_size=c.batch_size,
+            frames=c.frames,
+            **{k: v for k, v in prompts.items() if v},
+        )
 
     def __init__(
         self,
@@ -184,24 +220,32 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
         self._lock = threading.Lock()
 
     def _model(self):
-        return load_clip(self.model_name, self.pretrained, self.device, self.model_config)
+        from curation_assets.signals import clip_model  # torch, on first use
+
+        return clip_model.load_clip(
+            self.model_name, self.pretrained, self.device, self.model_config
+        )
 
     def text_embeddings(self) -> dict[str, np.ndarray]:
         """Unit text embeddings of each prompt list, computed on first use."""
+        from curation_assets.signals import clip_model  # torch, on first use
+
         with self._lock:
             if self._texts is None:
                 model, _ = self._model()
                 self._texts = {
-                    key: encode_texts(self.model_name, model, prompts, self.device)
+                    key: clip_model.encode_texts(self.model_name, model, prompts, self.device)
                     for key, prompts in self.prompts.items()
                 }
             return self._texts
 
     def embed(self, clip: ClipSamples) -> np.ndarray:
         """The pooled clip embedding (unit vector)."""
+        from curation_assets.signals import clip_model  # torch, on first use
+
         model, preprocess = self._model()
         images = [clip.rgb[i] for i in spread(len(clip.rgb), self.frames)]
-        frames = embed_images(model, preprocess, images, self.device, self.batch_size)
+        frames = clip_model.embed_images(model, preprocess, images, self.device, self.batch_size)
         pooled = frames.mean(axis=0)
         return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
 

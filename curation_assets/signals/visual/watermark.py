@@ -65,8 +65,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
-from curation_assets.signals.borders import measure_borders
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
+from curation_assets.signals.visual.borders import measure_borders
 
 MIN_SAMPLES = 6  # fewer samples cannot tell "fixed" from "not moving yet" (clips >= 4 s: 8)
 EDGE_MIN = 6.0  # median gradient (grey levels / px) that counts as an edge
@@ -296,20 +296,40 @@ class WatermarkAnalyzer(ClipAnalyzer):
     still_images = False  # a mark is what stays while the picture changes
     name = "watermark_fixed_edges"
     version = "1"
-    signals = (
-        "watermark_confidence",
-        "watermark_area",
-        "watermark_x",
-        "watermark_y",
-        "watermark_w",
-        "watermark_h",
-        "watermark_crop_top",
-        "watermark_crop_bottom",
-        "watermark_crop_left",
-        "watermark_crop_right",
-        "watermark_crop_area",
-    )
-    ranges = dict.fromkeys(signals, (0.0, 1.0))
+    order = 50
+    declares = (
+        Signal(
+            "watermark_confidence",
+            "how sure: edges that stay on the same pixels while the picture around them changes",
+            unit="0-1",
+            better="lower",
+            range=(0.0, 1.0),
+            gate=(None, 0.42),
+        ),
+        Signal(
+            "watermark_area",
+            "the mark's box as a share of the frame",
+            unit="share of frame",
+            range=(0.0, 1.0),
+        ),
+        *(
+            Signal(f"watermark_{k}", f"the mark's box: {what}", unit="share of frame",
+                   range=(0.0, 1.0))
+            for k, what in (("x", "left edge"), ("y", "top edge"), ("w", "width"),
+                            ("h", "height"))
+        ),
+        *(
+            Signal(f"watermark_crop_{side}", f"crop off the {side} that removes the mark",
+                   unit="share of frame", range=(0.0, 1.0))
+            for side in ("top", "bottom", "left", "right")
+        ),
+        Signal(
+            "watermark_crop_area",
+            "share of the frame that crop removes (a mark no crop keeping 60% removes: drop)",
+            unit="share of frame",
+            range=(0.0, 1.0),
+        ),
+    )  # fmt: skip
 
     def analyze(self, clip: ClipSamples) -> Measurement:
         if len(clip.rgb) < 2:  # a mark is what stays while the picture changes: one frame

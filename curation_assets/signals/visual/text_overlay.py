@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 from curation_assets.signals.frame_spread import spread
 from curation_assets.signals.ocr_model import text_detector
 
@@ -34,8 +34,30 @@ class TextOverlayAnalyzer(ClipAnalyzer):
 
     name = "text_overlay_ppocr_det"
     version = "1"
-    signals = ("text_area", "text_frames")
-    ranges = dict.fromkeys(signals, (0.0, 1.0))
+    order = 30
+    declares = (
+        Signal(
+            "text_area",
+            "share of the frame covered by burned-in text (PP-OCR detector) in the worst sample",
+            unit="share of frame",
+            better="lower",
+            range=(0.0, 1.0),
+            gate=(None, 0.08),
+            plot_in_subsets=True,
+            export=5,
+        ),
+        Signal(
+            "text_frames",
+            "share of the sampled frames that show text",
+            unit="share of samples",
+            better="lower",
+            range=(0.0, 1.0),
+        ),
+    )
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(frames=cfg.visual.ocr_frames, threads=cfg.visual.ocr_threads)
 
     def __init__(
         self, frames: int = 3, threads: int = 1, threshold: float = 0.3, area: int = 320 * 192

@@ -1,10 +1,8 @@
 """LAION-style aesthetic score: an open_clip image embedding fed to a small regression head.
 
-The heads are those the LAION aesthetic predictors publish, loaded from a state dict, a local file
-or one file of a hub repo (``hf://org/name/file.pth``, pulled by ``curate models pull``):
-- "linear": ``nn.Linear(embed_dim, 1)`` (e.g. ``sa_0_4_vit_l_14_linear.pth``; keys weight, bias)
-- "mlp": the improved-aesthetic-predictor MLP (e.g. ``sac+logos+ava1-l14-linearMSE.pth``; keys
-  ``layers.{0,2,4,6,7}.*``), trained on L2-normalised CLIP ViT-L/14 embeddings, scores ~1-10.
+The heads are those the LAION aesthetic predictors publish (``signals/aesthetic_head.py``),
+loaded from a state dict, a local file or one file of a hub repo (``hf://org/name/file.pth``,
+pulled by ``curate models pull``). torch is imported only when a clip is scored.
 
 The CLIP model comes from open_clip by name and ``pretrained`` (a hub tag or a LOCAL checkpoint
 path); ``model_config`` optionally registers a custom architecture JSON first (tests use a tiny
@@ -16,66 +14,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Literal
-
-import torch
-from torch import nn
+from typing import Any, Literal
 
 from curation_assets.models.catalog import HUB_FILE_PREFIX
 from curation_assets.models.runtime import head_file
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
-from curation_assets.signals.clip_model import embed_images, load_clip
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 from curation_assets.signals.frame_spread import spread
 
 HeadKind = Literal["linear", "mlp"]
 _lock = threading.Lock()
-_heads: dict[tuple, nn.Module] = {}
-
-
-class AestheticMLP(nn.Module):
-    """The improved-aesthetic-predictor head (christophschuhmann/improved-aesthetic-predictor)."""
-
-    def __init__(self, input_size: int) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(input_size, 1024),
-            nn.Dropout(0.2),
-            nn.Linear(1024, 128),
-            nn.Dropout(0.2),
-            nn.Linear(128, 64),
-            nn.Dropout(0.1),
-            nn.Linear(64, 16),
-            nn.Linear(16, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
-
-
-def build_head(kind: HeadKind, embed_dim: int) -> nn.Module:
-    if kind == "linear":
-        return nn.Linear(embed_dim, 1)
-    if kind == "mlp":
-        return AestheticMLP(embed_dim)
-    raise ValueError(f"unknown aesthetic head kind {kind!r}; choose 'linear' or 'mlp'")
-
-
-def load_head(path: Path | str, kind: HeadKind, embed_dim: int, device: str = "cpu") -> nn.Module:
-    """A head from a local state dict; its input size must match the CLIP embedding."""
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    head = build_head(kind, embed_dim)
-    first = "weight" if kind == "linear" else "layers.0.weight"
-    if first not in state:
-        raise ValueError(f"{path}: not a {kind!r} aesthetic head (no {first!r} in the state dict)")
-    if state[first].shape[1] != embed_dim:
-        raise ValueError(
-            f"{path}: head expects {state[first].shape[1]}-d embeddings, "
-            f"the CLIP model gives {embed_dim}-d"
-        )
-    head.load_state_dict(state)
-    return head.to(device).eval()
+_heads: dict[tuple, Any] = {}  # torch modules, loaded once per process
 
 
 class LaionAestheticAnalyzer(ClipAnalyzer):
@@ -86,7 +34,31 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
 
     name = "laion_aesthetic"
     version = "1"
-    signals = ("aesthetic",)
+    order = 60
+    declares = (
+        Signal(
+            "aesthetic",
+            "LAION aesthetic head on open_clip embeddings (about 1-10)",
+            better="higher",
+            gate=(4.0, None),
+            plot_in_subsets=True,
+            export=1,
+        ),
+    )
+
+    @classmethod
+    def from_config(cls, cfg):
+        """Runs when a CLIP model, its weights and a head are all configured."""
+        v = cfg.visual
+        if not (v.aesthetic_clip_model and v.aesthetic_clip_pretrained and v.aesthetic_head_path):
+            return None
+        return cls(
+            model_name=v.aesthetic_clip_model,
+            pretrained=v.aesthetic_clip_pretrained,
+            head_path=v.aesthetic_head_path,
+            head_kind=v.aesthetic_head_kind,
+            device=v.device,
+        )
 
     def __init__(
         self,
@@ -112,7 +84,9 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
             f"1:{model_name}:{Path(str(pretrained)).name}:{Path(head_path).name}:{head_kind}"
         )
 
-    def _head(self, embed_dim: int) -> nn.Module:
+    def _head(self, embed_dim: int):
+        from curation_assets.signals.aesthetic_head import load_head
+
         key = (self.head_path, self.head_kind, embed_dim, self.device)
         with _lock:
             if key not in _heads:
@@ -121,6 +95,10 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
             return _heads[key]
 
     def analyze(self, clip: ClipSamples) -> Measurement:
+        import torch
+
+        from curation_assets.signals.clip_model import embed_images, load_clip
+
         if not clip.rgb:
             return Measurement(scores={})
         model, preprocess = load_clip(

@@ -28,8 +28,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from curation_assets.models.shipped import MEDIAPIPE_PEOPLE, available, model_dir
-from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement
+from curation_assets.models.shipped import (
+    MEDIAPIPE_PEOPLE,
+    model_dir,
+    people_detector_available,
+    people_detector_wanted,
+)
+from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement, Signal
+from curation_assets.signals.has_human import FACE_AREA, FACE_SCORE, HUMAN_OFFLINE, PERSON_AREA
 from curation_assets.vocabulary import Content
 
 PERSON_YES = 0.77  # BlazePose detection score that is a person
@@ -37,21 +43,6 @@ FACE_YES = 0.80  # BlazeFace (full range) score that is a face
 FACE_SUPPORT = 0.50  # a face counts only with at least this person score in the same frame
 UNSURE = 0.60  # either score at or above this, below its yes threshold: "unknown"
 NMS_OVERLAP = 0.3  # face-box IoU above which two person detections are one person
-
-
-def litert_available() -> bool:
-    try:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def detector_available(folder: Path | None = None) -> bool:
-    """The LiteRT runtime imports and the detector files are fetched (``models/shipped.py``)."""
-    if folder is not None:
-        return litert_available() and all((folder / f).is_file() for f in MEDIAPIPE_PEOPLE.files)
-    return litert_available() and available(MEDIAPIPE_PEOPLE)
 
 
 def ssd_anchors(size: int, strides: list[int], per_cell: int) -> np.ndarray:
@@ -181,29 +172,28 @@ class PeopleDetectorAnalyzer(ClipAnalyzer):
 
     name = "blazepose_people"
     version = f"1:pose>={PERSON_YES}|face>={FACE_YES}&pose>={FACE_SUPPORT}:unsure>={UNSURE}"
-    signals = (
-        "human_offline",
-        "person_score",
-        "face_score",
-        "people_count",
-        "person_area",
-        "face_area",
+    order = 30
+    declares = (
+        HUMAN_OFFLINE,
+        Signal("person_score", "strongest BlazePose person detection", range=(0.0, 1.0)),
+        FACE_SCORE,
+        Signal("people_count", "most distinct people seen in one frame", range=(0.0, None)),
+        PERSON_AREA,
+        FACE_AREA,
     )
-    ranges = {
-        "human_offline": (0.0, 1.0),
-        "person_score": (0.0, 1.0),
-        "face_score": (0.0, 1.0),
-        "people_count": (0.0, None),
-        "person_area": (0.0, 1.0),
-        "face_area": (0.0, 1.0),
-    }
+
+    @classmethod
+    def from_config(cls, cfg):
+        """Runs when its files are fetched, or when asked for (then fails loudly without them)."""
+        c = cfg.content
+        return cls(frames=c.human_frames) if people_detector_wanted(c.human_backend) else None
 
     def __init__(self, frames: int = 5, folder: Path | None = None) -> None:
         if frames < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
         self.frames = frames
         self.folder = folder or model_dir(MEDIAPIPE_PEOPLE)
-        if not detector_available(self.folder):
+        if not people_detector_available(self.folder):
             raise FileNotFoundError(
                 f"the people detector needs the LiteRT runtime (ai-edge-litert) and "
                 f"{', '.join(MEDIAPIPE_PEOPLE.files)} in {self.folder}: run "

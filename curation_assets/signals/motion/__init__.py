@@ -1,0 +1,1 @@
+"""The motion filter family: one analyzer per module, each found by ``signals/catalogue.py``."""
