@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from curation_assets.config import DEFAULTS, CurationConfig  # noqa: E402
-from curation_assets.config_sections import ANY_OF_FILTERS  # noqa: E402
+from curation_assets.config.sections import ANY_OF_FILTERS  # noqa: E402
 from curation_assets.media.clips import plan_clips  # noqa: E402
 from curation_assets.media.image import image_pass, probe_media  # noqa: E402
 from curation_assets.media.image_cases import (  # noqa: E402

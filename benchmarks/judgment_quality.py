@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from curation_assets.config import DEFAULTS, CurationConfig  # noqa: E402
-from curation_assets.config_sections import ANY_OF_FILTERS  # noqa: E402
+from curation_assets.config.sections import ANY_OF_FILTERS  # noqa: E402
 from curation_assets.media.clips import plan_clips  # noqa: E402
 from curation_assets.media.real_kit import KitCase, Truth, build_kit  # noqa: E402
 from curation_assets.selection.thresholds import rules_from_config  # noqa: E402

@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from curation_assets.config import CurationConfig, Layout  # noqa: E402
-from curation_assets.config_sections import ANY_OF_FILTERS  # noqa: E402
+from curation_assets.config.sections import ANY_OF_FILTERS  # noqa: E402
 from curation_assets.lineage.queries import explain  # noqa: E402
 from curation_assets.lineage.store import LineageStore  # noqa: E402
 from curation_assets.selection.stage_gates import effective_gates  # noqa: E402
 from curation_assets.selection.thresholds import rules_from_config  # noqa: E402
-from curation_assets.subset_steps import run_stage  # noqa: E402
+from curation_assets.steps.subsets import run_stage  # noqa: E402
 
 SIGNALS = {  # signal -> (scorer, generator)
     "short_side_px": ("geometry", lambda r, n: r.choice([360, 540, 720, 768, 1080], n)),

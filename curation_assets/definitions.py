@@ -2,26 +2,25 @@
 
 import dagster as dg
 
-from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
-from curation_assets.assets.checks import ASSET_CHECKS
-from curation_assets.assets.filter_checks import FILTER_CHECKS
-from curation_assets.assets.finetune_assets import (
+from curation_assets.assets.captions import captions, captions_complete
+from curation_assets.assets.concepts import concept_weights_valid, concepts
+from curation_assets.assets.filters import (
+    FILTER_CHECKS,
+    content_filter,
+    motion_filter,
+    visual_filter,
+)
+from curation_assets.assets.finetune import (
     FINETUNE_ASSETS,
     FINETUNE_CHECKS,
     finetune_set,
     finetune_variants,
 )
-from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
-from curation_assets.assets.per_shard import (
-    PER_SHARD_GROUP,
-    captions,
-    content_filter,
-    motion_filter,
-    shot_clips,
-    source_videos,
-    visual_filter,
-)
-from curation_assets.assets.subset_assets import SUBSET_GROUP, build_subsets
+from curation_assets.assets.groups import GLOBAL_GROUP, PER_SHARD_GROUP, SUBSET_GROUP
+from curation_assets.assets.ingest import source_videos, source_videos_integrity
+from curation_assets.assets.near_duplicates import near_duplicates, one_representative_per_group
+from curation_assets.assets.shots import shot_clips, shot_clips_integrity
+from curation_assets.assets.subsets import build_subsets
 from curation_assets.executors import shard_executor
 from curation_assets.resources import CurationResource
 from curation_assets.sensors import build_reviews_sensor, build_uploads_sensor
@@ -44,7 +43,15 @@ shard_job = dg.define_asset_job(
     executor_def=shard_executor(),  # $CURATION_EXECUTOR: multiprocess | in_process | ecs
 )
 
+PER_SHARD_CHECKS = [
+    source_videos_integrity,
+    shot_clips_integrity,
+    *FILTER_CHECKS,
+    captions_complete,
+]
+
 GLOBAL_ASSETS = [near_duplicates, concepts]
+GLOBAL_CHECKS = [one_representative_per_group, concept_weights_valid]
 # One asset per subset stage in curation.yaml (+ its export); stages are read when the code
 # location loads, so a new stage appears after a reload.
 SUBSET_ASSETS, EXPORT_ASSETS, SUBSET_CHECKS = build_subsets()
@@ -78,7 +85,7 @@ finetune_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*PER_SHARD_ASSETS, *GLOBAL_ASSETS, *SUBSET_ASSETS, *EXPORT_ASSETS, *FINETUNE_ASSETS],
-    asset_checks=[*ASSET_CHECKS, *FILTER_CHECKS, *LATE_CHECKS, *SUBSET_CHECKS, *FINETUNE_CHECKS],
+    asset_checks=[*PER_SHARD_CHECKS, *GLOBAL_CHECKS, *SUBSET_CHECKS, *FINETUNE_CHECKS],
     jobs=[shard_job, global_job, finetune_job],
     sensors=[
         build_uploads_sensor(shard_job),

@@ -9,6 +9,7 @@ from dagster_aws.s3 import S3Resource
 
 from curation_assets.config import CurationConfig, Layout, curation_home, load_config
 from curation_assets.lineage.store import LineageStore
+from curation_assets.signals.catalogue import check_config
 from curation_assets.storage import ShardSource, shard_source
 from curation_assets.storage.outputs import MirroredLineageStore, S3Mirror
 
@@ -35,7 +36,8 @@ class CurationResource(dg.ConfigurableResource):
         return Layout(Path(self.home) if self.home else curation_home())
 
     def config(self) -> CurationConfig:
-        return load_config(self.layout.home)
+        """curation.yaml, its filters checked against the analyzers (``signals/catalogue.py``)."""
+        return check_config(load_config(self.layout.home))
 
     def store(self) -> LineageStore:
         outputs = self.config().storage.outputs

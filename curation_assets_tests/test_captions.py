@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
+from curation_assets.assets.captions import captions_complete
 from curation_assets.captioning.base import CaptionResult, Parse
 from curation_assets.captioning.run import caption_shard, captioner_key
 from curation_assets.captioning.signals_captioner import SignalsCaptioner
@@ -173,10 +173,10 @@ def test_captions_check_fails_when_an_eligible_clip_has_no_caption(
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("source_shard", ["cap"])
         result = dg.materialize(
-            [*PER_SHARD_ASSETS, *LATE_CHECKS[:1]],
+            [*PER_SHARD_ASSETS, captions_complete],
             instance=instance,
             resources={"curation": CurationResource(home=str(home))},
-            selection=dg.AssetSelection.checks(*LATE_CHECKS[:1]),
+            selection=dg.AssetSelection.checks(captions_complete),
             tags={"dagster/partition": "cap"},
             raise_on_error=False,
         )

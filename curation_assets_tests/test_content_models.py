@@ -14,7 +14,7 @@ from curation_assets.config import Layout
 from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import CurationResource, store_for
-from curation_assets.signals.runner import load_vectors
+from curation_assets.storage.vectors import load_vectors
 
 TINY = "tiny-vit-pipeline-test"
 TINY_CFG = {  # text tower takes CLIP's 49408-token BPE ids (open_clip's default tokenizer)

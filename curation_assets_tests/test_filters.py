@@ -8,8 +8,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from curation_assets.assets.checks import ASSET_CHECKS
-from curation_assets.assets.filter_checks import FILTER_CHECKS
+from curation_assets.assets.filters import FILTER_CHECKS
+from curation_assets.assets.ingest import source_videos_integrity
+from curation_assets.assets.shots import shot_clips_integrity
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
@@ -42,7 +43,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("source_shard", ["truth"])
         result = dg.materialize(
-            [*PER_SHARD_ASSETS, *ASSET_CHECKS, *FILTER_CHECKS],
+            [*PER_SHARD_ASSETS, source_videos_integrity, shot_clips_integrity, *FILTER_CHECKS],
             instance=instance,
             partition_key="truth",
             resources={"curation": CurationResource(home=str(home))},

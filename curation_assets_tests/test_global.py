@@ -111,12 +111,12 @@ def test_concept_weights_are_inverse_sqrt_cluster_size_normalised(two_shards) ->
 
 def test_global_and_caption_checks_pass_on_real_data(two_shards) -> None:
     home, first, second = two_shards
-    from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
     from curation_assets.definitions import GLOBAL_ASSETS as assets
+    from curation_assets.definitions import GLOBAL_CHECKS
 
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [*assets, *LATE_CHECKS[1:]],
+            [*assets, *GLOBAL_CHECKS],
             instance=instance,
             resources={"curation": CurationResource(home=str(home))},
         )

@@ -16,9 +16,9 @@ import skimage
 import yaml
 from PIL import Image
 
-from curation_assets.assets.subset_assets import build_subsets
+from curation_assets.assets.subsets import build_subsets
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.config_subsets import StageConfig, SubsetsConfig
+from curation_assets.config.subsets import StageConfig, SubsetsConfig
 from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
 from curation_assets.lineage.queries import funnel, stage_funnel
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video

@@ -11,16 +11,15 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from curation_assets import reports
-from curation_assets.assets import contact_sheets
-from curation_assets.assets.contact_sheets import SHEET_COLUMNS, SHEET_TILE_WIDTH
-from curation_assets.assets.ingest_metadata import shot_clips_metadata, source_videos_metadata
-from curation_assets.clip_steps import ClipRows
+from curation_assets.assets.metadata import contact_sheets, render
+from curation_assets.assets.metadata.contact_sheets import SHEET_COLUMNS, SHEET_TILE_WIDTH
+from curation_assets.assets.metadata.ingest import shot_clips_metadata, source_videos_metadata
+from curation_assets.assets.metadata.render import SheetLayout
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
-from curation_assets.reports import SheetLayout
 from curation_assets.resources import CurationResource, store_for
+from curation_assets.steps.shots import ClipRows
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -45,11 +44,11 @@ def _data_uri_image(markdown: str) -> np.ndarray:
 
 
 def test_histogram_png_decodes_to_the_asked_size() -> None:
-    png = reports.histogram_png([4.2, 5.0, 5.5, 9.0, 15.9], bins=10, title="t", xlabel="s")
+    png = render.histogram_png([4.2, 5.0, 5.5, 9.0, 15.9], bins=10, title="t", xlabel="s")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert _decode(png).shape[:2] == (200, 400)  # 5 x 2.5 in at 80 dpi
-    assert _decode(reports.histogram_png([], 10, "empty", "s")).shape[:2] == (200, 400)
-    small = reports.histogram_png([1.0, 2.0], 5, "x", "y", size_in=(3, 2), dpi=50)
+    assert _decode(render.histogram_png([], 10, "empty", "s")).shape[:2] == (200, 400)
+    small = render.histogram_png([1.0, 2.0], 5, "x", "y", size_in=(3, 2), dpi=50)
     assert _decode(small).shape[:2] == (100, 150)
 
 
@@ -65,7 +64,7 @@ def test_contact_sheet_grid_and_letterboxed_tiles_come_from_the_frames() -> None
         (_solid(c, w, h), f"clip{i}\n{i + 4.5:.1f} s")
         for i, (c, (w, h)) in enumerate(zip(COLOURS, sizes, strict=True))
     ]
-    sheet = reports.contact_sheet(tiles, columns=3, tile_width=160)
+    sheet = render.contact_sheet(tiles, columns=3, tile_width=160)
     layout = SheetLayout.for_tiles(5, columns=3, tile_width=160)
     assert (layout.columns, layout.rows) == (3, 2)
     assert sheet.shape == (*layout.size, 3)
@@ -96,7 +95,7 @@ def test_contact_sheet_grid_and_letterboxed_tiles_come_from_the_frames() -> None
 )
 def test_contact_sheet_size_follows_the_tile_count(count, columns, grid) -> None:
     tiles = [(_solid(COLOURS[i % 5], 64, 36), str(i)) for i in range(count)]
-    sheet = reports.contact_sheet(tiles, columns=columns, tile_width=96)
+    sheet = render.contact_sheet(tiles, columns=columns, tile_width=96)
     layout = SheetLayout.for_tiles(count, columns, 96)
     assert (layout.columns, layout.rows) == grid
     cols, rows = grid
@@ -107,16 +106,16 @@ def test_contact_sheet_size_follows_the_tile_count(count, columns, grid) -> None
 
 
 def test_contact_sheet_with_no_tiles_is_a_small_card() -> None:
-    sheet = reports.contact_sheet([], columns=6, tile_width=192)
+    sheet = render.contact_sheet([], columns=6, tile_width=192)
     assert sheet.shape == (*SheetLayout.for_tiles(0, 6, 192).size, 3)
-    assert _decode(reports.jpeg_bytes(sheet)).shape == sheet.shape
+    assert _decode(render.jpeg_bytes(sheet)).shape == sheet.shape
 
 
 def test_grey_and_rgba_frames_are_accepted() -> None:
     grey = np.full((90, 160), 128, np.uint8)
     rgba = np.zeros((90, 160, 4), np.uint8)
     rgba[..., 1] = 250
-    sheet = reports.contact_sheet([(grey, "g"), (rgba, "a")], columns=2, tile_width=160)
+    sheet = render.contact_sheet([(grey, "g"), (rgba, "a")], columns=2, tile_width=160)
     layout = SheetLayout.for_tiles(2, 2, 160)
     x0, y0, x1, y1 = layout.image_box(1)
     assert tuple(sheet[(y0 + y1) // 2, (x0 + x1) // 2]) == (0, 250, 0)
@@ -127,7 +126,7 @@ def test_grey_and_rgba_frames_are_accepted() -> None:
 
 def test_markdown_table_escapes_pipes_and_keeps_one_line_per_row() -> None:
     rows = [{"file": "a|b.mp4", "n": 3, "note": "two\nlines"}, {"file": "c.mp4", "n": 10}]
-    table = reports.markdown_table(rows, {"file": "file", "n": "count", "note": "note"})
+    table = render.markdown_table(rows, {"file": "file", "n": "count", "note": "note"})
     lines = table.splitlines()
     assert lines[0] == "| file | count | note |"
     assert lines[1] == "| --- | ---: | --- |"
@@ -136,31 +135,31 @@ def test_markdown_table_escapes_pipes_and_keeps_one_line_per_row() -> None:
     # every row splits into exactly the header's cells on unescaped pipes
     for line in lines:
         assert len(re.split(r"(?<!\\)\|", line)) == 5
-    assert reports.markdown_table([], ["a"], empty="nothing") == "nothing"
+    assert render.markdown_table([], ["a"], empty="nothing") == "nothing"
 
 
 def test_reasons_table_sorts_by_count_with_examples() -> None:
-    table = reports.reasons_table(
+    table = render.reasons_table(
         {"too_short": 1, "unreadable": 3, "never": 0}, {"too_short": "x.mp4", "unreadable": "y|z"}
     )
     assert table.splitlines()[2:] == [r"| unreadable | 3 | y\|z |", r"| too\_short | 1 | x.mp4 |"]
     assert "never" not in table
-    assert reports.reasons_table({}, empty="no rejections") == "no rejections"
+    assert render.reasons_table({}, empty="no rejections") == "no rejections"
 
 
 def test_png_markdown_embeds_and_downscales_big_pictures() -> None:
-    png = reports.histogram_png([1.0, 2.0, 3.0], 3, "h", "x")
-    md = reports.png_markdown(png, "alt [text]")
+    png = render.histogram_png([1.0, 2.0, 3.0], 3, "h", "x")
+    md = render.png_markdown(png, "alt [text]")
     assert md.startswith("![alt (text)](data:image/png;base64,")
     assert _data_uri_image(md).shape[:2] == (200, 400)
     noise = np.random.default_rng(0).integers(0, 256, (600, 800, 3), np.uint8)
-    big = reports.png_bytes(noise)
+    big = render.png_bytes(noise)
     assert len(big) > 1_000_000
-    shrunk = reports.png_markdown(big, "noise", max_bytes=150_000)
+    shrunk = render.png_markdown(big, "noise", max_bytes=150_000)
     payload = base64.b64decode(shrunk.split("base64,")[1][:-1])
     assert len(payload) <= 150_000
     assert _decode(payload).shape[0] < 600
-    jpeg = reports.jpeg_markdown(noise, "noise", max_bytes=60_000)
+    jpeg = render.jpeg_markdown(noise, "noise", max_bytes=60_000)
     assert len(base64.b64decode(jpeg.split("base64,")[1][:-1])) <= 60_000
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from curation_assets.shards import (
+from curation_assets.storage.shards import (
     READY_MARKER,
     ShardError,
     check_shard_name,
@@ -166,7 +166,7 @@ def copies(monkeypatch) -> list[Path]:
         placed.append(dst)
         return real_replace(src, dst)
 
-    monkeypatch.setattr("curation_assets.shards.os.replace", spy_replace)
+    monkeypatch.setattr("curation_assets.storage.shards.os.replace", spy_replace)
     return placed
 
 

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 import yaml
 
-from curation_assets.assets.subset_assets import build_subsets
+from curation_assets.assets.subsets import build_subsets
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
 from curation_assets.exports import read_manifest

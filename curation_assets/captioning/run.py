@@ -24,7 +24,7 @@ from pathlib import Path
 from curation_assets.captioning.base import Captioner, CaptionInput, CaptionResult
 from curation_assets.captioning.qc import CaptionQCConfig, CaptionQualityFilter
 from curation_assets.config import CurationConfig
-from curation_assets.config_sections import CaptioningConfig
+from curation_assets.config.sections import CaptioningConfig
 from curation_assets.media.stored_samples import load_samples
 from curation_assets.signals.samples import clip_samples
 from curation_assets.vocabulary import Media

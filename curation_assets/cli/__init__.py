@@ -16,7 +16,7 @@ from curation_assets.cli.model_commands import (
 from curation_assets.cli.run_commands import cmd_demo, cmd_export, cmd_ingest, cmd_run
 from curation_assets.cli.server_commands import cmd_review, cmd_ui
 from curation_assets.models.errors import ModelNotAvailable, PullError
-from curation_assets.shards import ShardError
+from curation_assets.storage.shards import ShardError
 
 
 def build_parser() -> argparse.ArgumentParser:

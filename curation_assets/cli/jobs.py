@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from curation_assets.cli.data_root import dagster_home, uploads_source
 from curation_assets.config import Layout
-from curation_assets.shards import ShardError, check_shard_name
+from curation_assets.storage.shards import ShardError, check_shard_name
 
 
 def run_shard(shard: str, layout: Layout) -> bool:

@@ -14,7 +14,7 @@ from curation_assets.cli.jobs import export_subset_cli, run_global, run_shard
 from curation_assets.cli.lineage_commands import funnel_steps, print_funnel, print_subsets
 from curation_assets.config import Layout
 from curation_assets.models.errors import ModelNotAvailable
-from curation_assets.shards import ingest, is_ready
+from curation_assets.storage.shards import ingest, is_ready
 
 DEMO_SHARD = "demo"
 

@@ -11,6 +11,13 @@ the same members and spec touches nothing; see ``webdataset`` for the layout, th
 columns and how resuming works.
 """
 
+from curation_assets.exports.manifest import (
+    FAILED_JSONL,
+    MANIFEST_JSONL,
+    MANIFEST_PARQUET,
+    read_manifest,
+)
+from curation_assets.exports.plan import sample_key
 from curation_assets.exports.spec import (
     DEFAULT_ASPECT_RATIOS,
     ClipFailure,
@@ -18,14 +25,7 @@ from curation_assets.exports.spec import (
     ExportSpec,
 )
 from curation_assets.exports.verify import ExportCheck, verify_export
-from curation_assets.exports.webdataset import (
-    FAILED_JSONL,
-    MANIFEST_JSONL,
-    MANIFEST_PARQUET,
-    export_subset,
-    read_manifest,
-    sample_key,
-)
+from curation_assets.exports.webdataset import export_subset
 
 __all__ = [
     "DEFAULT_ASPECT_RATIOS",

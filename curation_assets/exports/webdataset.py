@@ -57,37 +57,22 @@ from curation_assets.exports.manifest import (
     MANIFEST_JSONL,
     MANIFEST_PARQUET,
     build_manifest,
-    read_manifest,
     remove_manifest,
     write_manifest,
 )
 from curation_assets.exports.plan import (
-    CROP_COLUMNS,
-    REQUIRED_COLUMNS,
     Shard,
     digest,
     plan_shards,
-    sample_key,
     with_media,
 )
 from curation_assets.exports.shards import Reuse, write_shard
 from curation_assets.exports.spec import ClipFailure, ExportReport, ExportSpec
-from curation_assets.exports.state import STATE_DIR, State, locked, move_renumbered
+from curation_assets.exports.state import State, locked, move_renumbered
 from curation_assets.storage.access import SourceAccess
 from curation_assets.vocabulary import ExportFailure
 
-__all__ = [
-    "CROP_COLUMNS",
-    "FAILED_JSONL",
-    "MANIFEST_JSONL",
-    "MANIFEST_PARQUET",
-    "REQUIRED_COLUMNS",
-    "STATE_DIR",
-    "export_subset",
-    "plan_shards",
-    "read_manifest",
-    "sample_key",
-]
+__all__ = ["export_subset"]
 
 
 def export_subset(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curation_assets.config_sections import ClipsConfig
+from curation_assets.config.sections import ClipsConfig
 from curation_assets.vocabulary import Clipping
 
 

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from scenedetect.common import FrameTimecode
 
-from curation_assets.config_sections import SamplesConfig, ShotsConfig
+from curation_assets.config.sections import SamplesConfig, ShotsConfig
 from curation_assets.media.damaged_packets import DamageLog, frames_past_damage
 from curation_assets.media.frame_shrink import I420Buffer, scaled_size, shrink_into, upright_copy
 from curation_assets.media.shot_cuts import (

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import av.logging
 
-from curation_assets.config_sections import AdmissionConfig
+from curation_assets.config.sections import AdmissionConfig
 from curation_assets.vocabulary import Admission
 
 # A hostile file can make the demuxer read a lot before the first frame; give up after this.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curation_assets.config_sections import ShotsConfig
+from curation_assets.config.sections import ShotsConfig
 from curation_assets.media.detectors import (
     FastAdaptiveDetector,
     FastContentDetector,

@@ -24,6 +24,7 @@ from pathlib import Path
 from curation_assets.models.catalog import ModelSource, is_commit
 from curation_assets.models.errors import PullError
 from curation_assets.models.store import ModelStore, git_blob_id, select_files, sha256_file
+from curation_assets.storage.files import atomic_write_bytes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = {"1", "true", "yes", "on"}
@@ -233,10 +234,7 @@ def _write_ref(store: ModelStore, repo_id: str, revision: str, commit: str) -> N
     """refs/<revision> = commit, as huggingface_hub writes it (tools reading the cache by
     branch name then see the pinned commit)."""
     ref = store.repo_folder(repo_id) / "refs" / revision
-    ref.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ref.with_name(f".{ref.name}.{os.getpid()}.tmp")
-    tmp.write_text(commit, encoding="utf-8")
-    os.replace(tmp, ref)
+    atomic_write_bytes(ref, commit.encode("utf-8"), unique=True)
 
 
 def _licence(info) -> str | None:

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from curation_assets.config import curation_home, load_config
-from curation_assets.config_sections import ModelsConfig
+from curation_assets.config.sections import ModelsConfig
 from curation_assets.models.catalog import (
     HUB_FILE_PREFIX,
     hub_file_source,

@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation_assets.config_sections import ModelsConfig
+from curation_assets.config.sections import ModelsConfig
 from curation_assets.models.catalog import ModelSource, is_commit
 from curation_assets.models.errors import PULL_HINT, ModelNotAvailable
+from curation_assets.storage.files import atomic_write_bytes
 
 LOCK_VERSION = 1
 UNKNOWN = "unknown until pulled"
@@ -157,9 +158,8 @@ class ModelStore:
             data["version"] = LOCK_VERSION
             data["models"][repo_id] = entry
             data["models"] = dict(sorted(data["models"].items()))
-            tmp = self.lock_path.with_name(f".lock.json.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-            os.replace(tmp, self.lock_path)
+            text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+            atomic_write_bytes(self.lock_path, text.encode("utf-8"), unique=True)
 
     # -- the cache ----------------------------------------------------------------------------
 

@@ -33,8 +33,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from curation_assets.config import CurationConfig, Layout, load_config
-from curation_assets.finetune_steps import similar_clips
 from curation_assets.review.previews import PreviewCache
+from curation_assets.review.similar import similar_clips
 from curation_assets.review.store import (
     Review,
     ReviewError,
@@ -51,6 +51,7 @@ from curation_assets.selection.finetune import (
     latest_reviews,
 )
 from curation_assets.selection.seeds import marked_seeds
+from curation_assets.signals.catalogue import check_config
 from curation_assets.storage.access import SourceAccess, boto3_s3_client
 
 HERE = Path(__file__).parent
@@ -69,7 +70,7 @@ def create_app(
     s3_client: Callable[[], Any] = boto3_s3_client,
 ) -> FastAPI:
     layout = layout or Layout()
-    config = config or load_config(layout.home)
+    config = config or check_config(load_config(layout.home))
     store = ReviewStore(layout, config)
     previews = PreviewCache(
         layout.warehouse / "review_cache" / "previews",

@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.config_sections import ANY_OF_FILTERS
+from curation_assets.config.sections import ANY_OF_FILTERS
 from curation_assets.lineage.schema import frame
 from curation_assets.lineage.store import LineageStore
 from curation_assets.selection.finetune import (

@@ -1,7 +1,8 @@
 """Near-duplicate groups from duplicate edges: connected components, one representative each.
 
 The edges come from ``DuplicateIndex`` (``dedup.py``); the attributes that rank the copies of a
-group (visual failures, resolution, quality, duration) from the lineage (``global_steps.py``).
+group (visual failures, resolution, quality, duration) from the lineage
+(``steps/near_duplicates.py``).
 The rule is the same for video clips and still images (an image's resolution is its short side,
 its duration 0); the two media are indexed apart, so a group never mixes them.
 """

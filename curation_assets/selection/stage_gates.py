@@ -11,8 +11,8 @@ from __future__ import annotations
 import polars as pl
 
 from curation_assets.config import CurationConfig
-from curation_assets.config_sections import ANY_OF_FILTERS, IMAGE_FILTER_STAGES
-from curation_assets.config_subsets import StageConfig
+from curation_assets.config.sections import ANY_OF_FILTERS, IMAGE_FILTER_STAGES
+from curation_assets.config.subsets import StageConfig
 from curation_assets.selection.pool import LABEL_PREFIX
 from curation_assets.selection.thresholds import NOT_SCORED, decide_frame, rules_from_config
 from curation_assets.vocabulary import Content, Media, Selection, Visual

@@ -12,7 +12,7 @@ import math
 
 import polars as pl
 
-from curation_assets.config_subsets import StageConfig
+from curation_assets.config.subsets import StageConfig
 from curation_assets.selection.composition import Allocation, Cell, Target, allocate
 from curation_assets.selection.pool import LABEL_PREFIX
 from curation_assets.selection.thresholds import NOT_SCORED

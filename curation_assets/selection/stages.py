@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from curation_assets.config_subsets import StageConfig
+from curation_assets.config.subsets import StageConfig
 from curation_assets.selection.buckets import aspect_bucket_expr, duration_bucket_expr
 from curation_assets.selection.composition import Allocation
 from curation_assets.selection.stage_gates import gate_steps

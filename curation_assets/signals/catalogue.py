@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from curation_assets.config import CurationConfig
+from curation_assets.config.sections import FILTER_NAMES, Limits
 from curation_assets.signals.base import REGISTERED, ClipAnalyzer, Signal
 
 FAMILY_PACKAGES = {
@@ -126,22 +128,50 @@ def plotted_in_subsets(extra_modules: Iterable[str] = ()) -> list[str]:
     return [s.name for s in signals(extra_modules).values() if s.plot_in_subsets]
 
 
-def _every_known() -> list[type[ClipAnalyzer]]:
-    """The built-in analyzers and any other registered one with a family (e.g. from the
-    ``signal_modules`` a configuration imported while it was being read)."""
-    builtin = load()
-    return builtin + [c for c in REGISTERED if c not in builtin and c.family in FAMILY_PACKAGES]
-
-
-def declared_by_family() -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {f: set() for f in FAMILIES}
-    for cls in _every_known():
-        out[cls.family] |= {s.name for s in cls.declares}
-    return out
-
-
-def declared_signal(name: str) -> Signal | None:
-    for signal in [s for c in _every_known() for s in c.declares] + list(LATER_SIGNALS):
-        if signal.name == name:
-            return signal
-    return None
+def check_config(cfg: CurationConfig) -> CurationConfig:
+    """``cfg`` with every filter checked against the analyzers that would run it, and each
+    ``<signal>: {}`` given the gate its signal declares. A filter that is not a vocabulary name
+    must be named after a signal its family declares (``filters``, ``image_filters``) or any
+    family declares (subset ``thresholds``, ``finetune.filters``). Runs read their configuration
+    through this (``resources.py``, the CLI); nothing is imported while every name is a
+    vocabulary name and no gate is left to the declaration."""
+    vocabulary = set().union(*FILTER_NAMES.values())
+    sections = {"filters": cfg.filters, "image_filters": cfg.image_filters}
+    named = [
+        (f"{section}.{stage}", stage, name, bounds)
+        for section, stages in sections.items()
+        for stage, filters in stages.items()
+        for name, bounds in filters.items()
+    ]
+    named += [
+        (f"subsets.{stage}.thresholds", None, name, bounds)
+        for stage, settings in cfg.subsets.resolved().items()
+        for name, bounds in settings.thresholds.items()
+    ]
+    named += [("finetune.filters", None, n, b) for n, b in cfg.finetune.filters.items()]
+    if all(name in vocabulary and bounds for _, _, name, bounds in named):
+        return cfg
+    by_family = family_signals(cfg.signal_modules)
+    declared = signals(cfg.signal_modules)
+    problems = []
+    for where, stage, name, bounds in named:
+        known = by_family[stage] if stage else set().union(*by_family.values())
+        if name not in vocabulary and name not in known:
+            problems.append(f"{where}: no analyzer declares a signal {name!r}")
+        elif not bounds and stage is None:
+            problems.append(f"{where}: {name}: {{}} needs bounds here (declared gates: filters)")
+        elif not bounds and (name not in declared or declared[name].gate is None):
+            problems.append(f"{where}: {name}: {{}} but signal {name!r} declares no gate")
+    if problems:
+        raise ValueError("; ".join(problems) + " (docs/extending.md, 'Add a signal')")
+    resolved = {}
+    for section, stages in sections.items():
+        resolved[section] = {
+            stage: {
+                name: bounds
+                or {name: Limits(min=declared[name].gate[0], max=declared[name].gate[1])}
+                for name, bounds in filters.items()
+            }
+            for stage, filters in stages.items()
+        }
+    return cfg.model_copy(update=resolved)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from curation_assets.config import CurationConfig
-from curation_assets.config_sections import ANY_OF_FILTERS
+from curation_assets.config.sections import ANY_OF_FILTERS
 from curation_assets.media.isolation import Failed, run_isolated
 from curation_assets.media.stored_samples import load_samples
 from curation_assets.selection.thresholds import rules_from_config
@@ -225,28 +225,3 @@ def _decide(family, shard, clips, rows: ScoreRows, errors: dict[str, str], cfg) 
                     "value": verdict.value,
                 }
             )
-
-
-def save_vectors(folder: Path, vectors: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, Path]:
-    """One ``<name>.npz`` per vector kind (clip_ids, vectors), sorted by clip id, atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, pairs in sorted(vectors.items()):
-        pairs = sorted(pairs, key=lambda p: p[0])
-        target = folder / f"{name}.npz"
-        with atomic_output(target) as tmp, open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                clip_ids=np.asarray([p[0] for p in pairs], dtype=object).astype(str),
-                vectors=np.stack([p[1] for p in pairs]) if pairs else np.zeros((0, 0)),
-            )
-        written[name] = target
-    for stale in folder.glob("*.npz"):
-        if stale.stem not in vectors:
-            stale.unlink()  # a vector kind this run no longer produces (e.g. model removed)
-    return written
-
-
-def load_vectors(path: Path) -> tuple[list[str], np.ndarray]:
-    with np.load(path) as data:
-        return [str(c) for c in data["clip_ids"]], data["vectors"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from curation_assets.config_sections import StorageConfig
+    from curation_assets.config.sections import StorageConfig
     from curation_assets.storage.sources import ShardSource
 
 _SOURCES = ("LocalShardSource", "S3ShardSource", "ShardSource", "SourceFile", "Staged")

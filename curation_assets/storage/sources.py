@@ -20,7 +20,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from curation_assets.shards import (
+from curation_assets.storage.files import file_path, parse_s3_uri
+from curation_assets.storage.scratch import Scratch
+from curation_assets.storage.shards import (
     READY_MARKER,
     SHARD_NAME,
     ShardError,
@@ -30,8 +32,6 @@ from curation_assets.shards import (
     list_shard_files,
     ready_shards,
 )
-from curation_assets.storage.files import file_path, parse_s3_uri
-from curation_assets.storage.scratch import Scratch
 
 MAX_PENDING = 500  # incomplete S3 shards re-checked every sensor tick
 

@@ -40,7 +40,7 @@ def image_member(
     name: str | None = None,
     size: tuple[int, int] | None = None,
 ) -> dict:
-    """A selected image clip as ``subset_steps.export_members`` gives it (images contract)."""
+    """A selected image clip as ``steps.subsets.export_members`` gives it (images contract)."""
     if size is None:
         with Image.open(path) as img:
             size = ImageOps.exif_transpose(img).size  # videos.width/height are upright
@@ -316,7 +316,7 @@ def test_an_image_stage_exports_through_the_real_assets(home, tmp_path):
     import dagster as dg
     import yaml
 
-    from curation_assets.assets.subset_assets import build_subsets
+    from curation_assets.assets.subsets import build_subsets
     from curation_assets.config import CurationConfig, Layout
     from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
     from curation_assets.resources import CurationResource

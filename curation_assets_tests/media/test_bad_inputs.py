@@ -13,15 +13,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from curation_assets.assets.checks import shot_clips_integrity, source_videos_integrity
-from curation_assets.assets.per_shard import (
-    captions,
-    content_filter,
-    motion_filter,
-    shot_clips,
-    source_videos,
-    visual_filter,
-)
+from curation_assets.assets.captions import captions
+from curation_assets.assets.filters import content_filter, motion_filter, visual_filter
+from curation_assets.assets.ingest import source_videos, source_videos_integrity
+from curation_assets.assets.shots import shot_clips, shot_clips_integrity
 from curation_assets.cli import main
 from curation_assets.config import Layout
 from curation_assets.lineage.store import LineageStore

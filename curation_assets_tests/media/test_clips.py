@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from curation_assets.config_sections import ClipsConfig
+from curation_assets.config.sections import ClipsConfig
 from curation_assets.media.clips import Window, clip_id, kept_window_indices, plan_clips
 from curation_assets.vocabulary import Clipping
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from curation_assets.config import DEFAULTS, CurationConfig
-from curation_assets.config_sections import ANY_OF_FILTERS
+from curation_assets.config.sections import ANY_OF_FILTERS
 from curation_assets.media.clips import plan_clips
 from curation_assets.media.image import image_pass, probe_media
 from curation_assets.media.image_cases import (

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from curation_assets.config import CurationConfig
-from curation_assets.config_sections import AdmissionConfig
+from curation_assets.config.sections import AdmissionConfig
 from curation_assets.media.decode import single_pass
 from curation_assets.media.image import probe_media
 from curation_assets.media.probe import Probe, admission_reason, probe_file

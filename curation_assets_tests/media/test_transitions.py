@@ -11,10 +11,11 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from curation_assets.assets.per_shard import shot_clips, source_videos
+from curation_assets.assets.ingest import source_videos
+from curation_assets.assets.shots import shot_clips
 from curation_assets.cli.lineage_commands import render_explain
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.config_sections import ClipsConfig
+from curation_assets.config.sections import ClipsConfig
 from curation_assets.lineage.queries import explain
 from curation_assets.media.clips import plan_clips
 from curation_assets.media.decode import single_pass

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from curation_assets.captioning import CaptionInput, VlmCaptioner
 from curation_assets.captioning.tiny_model import tiny_qwen2_vl, torch_threads
 from curation_assets.config import CurationConfig
-from curation_assets.config_sections import ModelsConfig
+from curation_assets.config.sections import ModelsConfig
 from curation_assets.models import ModelNotAvailable, ModelStore, catalog, inventory
 from curation_assets.models.catalog import open_clip_source, transformers_source
 from curation_assets.models.pull import pull

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from curation_assets.config_sections import ModelsConfig
+from curation_assets.config.sections import ModelsConfig
 from curation_assets.models import ModelNotAvailable, ModelStore
 from curation_assets.models.catalog import hub_file_source, open_clip_source
 from curation_assets.models.pull import pull

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from curation_assets.assets.per_shard import content_filter
+from curation_assets.assets.filters import content_filter
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video

@@ -9,12 +9,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from curation_assets import admission_steps
-from curation_assets.assets.checks import (
-    ASSET_CHECKS,
-    shot_clips_integrity,
-    source_videos_integrity,
-)
+from curation_assets.assets.ingest import source_videos_integrity
+from curation_assets.assets.shots import shot_clips_integrity
 from curation_assets.config import Layout
 from curation_assets.definitions import PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
@@ -22,6 +18,7 @@ from curation_assets.media.synthetic_junk import write_junk
 from curation_assets.quality import shard_suites
 from curation_assets.quality.expectations import combine
 from curation_assets.resources import CurationResource, store_for
+from curation_assets.steps import ingest
 
 SHARD = "qa1"
 THREE_SHOTS = VideoSpec("three shots.mp4", (Shot(6), Shot(5, "pan_right"), Shot(7, "pan_left")))
@@ -252,7 +249,7 @@ def _run(home: Path) -> dg.ExecuteInProcessResult:
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("source_shard", [SHARD])
         return dg.materialize(
-            [*PER_SHARD_ASSETS, *ASSET_CHECKS],
+            [*PER_SHARD_ASSETS, source_videos_integrity, shot_clips_integrity],
             instance=instance,
             partition_key=SHARD,
             resources={"curation": CurationResource(home=str(home))},
@@ -280,7 +277,7 @@ def _checks_only(home: Path, check) -> dg.ExecuteInProcessResult:
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("source_shard", [SHARD])
         return dg.materialize(
-            [*PER_SHARD_ASSETS, *ASSET_CHECKS],
+            [*PER_SHARD_ASSETS, source_videos_integrity, shot_clips_integrity],
             instance=instance,
             selection=dg.AssetSelection.checks(check),
             tags={"dagster/partition": SHARD},
@@ -431,13 +428,13 @@ def test_a_failed_videos_check_blocks_shot_clips_in_the_same_run(
 ) -> None:
     """A regression in admission that silently drops a file must not reach decoding."""
     home = _copy(shard_home, home)
-    real = admission_steps.admit_shard
+    real = ingest.admit_shard
 
     def admit_but_lose_one(*args, **kwargs):
         rows = real(*args, **kwargs)
         return [r for r in rows if r["file_name"] != THREE_SHOTS.name]
 
-    monkeypatch.setattr(admission_steps, "admit_shard", admit_but_lose_one)
+    monkeypatch.setattr(ingest, "admit_shard", admit_but_lose_one)
     # the shared shard's shot_clips output would be stale after this run: start from none
     shutil.rmtree(Layout(home).lineage_parts / "clips")
 

@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 import uvicorn
 
-from curation_assets.assets.finetune_assets import finetune_candidates
+from curation_assets.assets.finetune import finetune_candidates
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.lineage.store import LineageStore
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video

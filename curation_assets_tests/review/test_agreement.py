@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from curation_assets.assets.finetune_assets import finetune_candidates, finetune_set
+from curation_assets.assets.finetune import finetune_candidates, finetune_set
 from curation_assets.config import load_config
 from curation_assets.resources import CurationResource
 from curation_assets.review.store import Review, ReviewStore

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from curation_assets.assets.finetune_assets import finetune_set
+from curation_assets.assets.finetune import finetune_set
 from curation_assets.exports import read_manifest
 from curation_assets.review.app import create_app
 from curation_assets.review.store import ReviewStore

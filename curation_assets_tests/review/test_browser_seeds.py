@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from curation_assets.assets.finetune_assets import (
+from curation_assets.assets.finetune import (
     finetune_candidates,
     finetune_expansion,
     finetune_seeds,

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from curation_assets.assets.finetune_assets import (
+from curation_assets.assets.finetune import (
     finetune_candidates,
     finetune_candidates_valid,
     finetune_set,

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from curation_assets.assets.finetune_assets import (
+from curation_assets.assets.finetune import (
     finetune_candidates,
     finetune_expansion,
     finetune_seeds,
 )
 from curation_assets.config import load_config
-from curation_assets.finetune_expansion_state import EXPANSION_STATE
-from curation_assets.finetune_steps import expand_seeds, lineage_seeds
+from curation_assets.review.similar import expand_seeds
 from curation_assets.review.store import ReviewStore
-from curation_assets.signals.runner import save_vectors
+from curation_assets.steps.finetune import lineage_seeds
+from curation_assets.steps.finetune_expansion_state import EXPANSION_STATE
+from curation_assets.storage.vectors import save_vectors
 from curation_assets_tests.review.conftest import SHARD, Seeded, materialize, seed
 
 ASSETS = [finetune_seeds, finetune_expansion, finetune_candidates]
@@ -379,6 +380,6 @@ def test_a_change_to_what_earlier_shards_were_searched_for_means_a_full_search(
 
 
 def _vectors_of(data: Seeded, shard: str) -> tuple[list[str], np.ndarray]:
-    from curation_assets.signals.runner import load_vectors
+    from curation_assets.storage.vectors import load_vectors
 
     return load_vectors(data.layout.shard_warehouse(shard) / "vectors" / "thumbnail_embedding.npz")

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 import webdataset as wds
 
-from curation_assets.assets.finetune_assets import (
+from curation_assets.assets.finetune import (
     finetune_candidates,
     finetune_set,
     finetune_variants,

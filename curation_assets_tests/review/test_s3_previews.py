@@ -134,7 +134,7 @@ def test_finetune_set_of_s3_clips_exports_the_trimmed_cut(s3, home: Path) -> Non
     (it used to need a local file) and the manifest keeps the s3:// uri."""
     import tarfile
 
-    from curation_assets.assets.finetune_assets import finetune_set
+    from curation_assets.assets.finetune import finetune_set
     from curation_assets.config import load_config
     from curation_assets.exports import read_manifest
     from curation_assets.resources import CurationResource

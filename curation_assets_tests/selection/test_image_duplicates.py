@@ -16,14 +16,14 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from curation_assets import dedup_steps
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.definitions import GLOBAL_ASSETS
 from curation_assets.lineage.queries import explain
 from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.selection.dedup import DuplicateIndex
-from curation_assets.signals.runner import load_vectors
+from curation_assets.steps import near_duplicates
+from curation_assets.storage.vectors import load_vectors
 from curation_assets_tests.materialize import materialize_shard
 from curation_assets_tests.selection.test_image_hashes import PHOTOS, crop_each_side, half_q70
 
@@ -163,7 +163,7 @@ def test_drop_frames_of_videos_drops_the_image_instead(mixed) -> None:
     cfg = cfg.model_copy(
         update={"dedup": cfg.dedup.model_copy(update={"drop_frames_of_videos": True})}
     )
-    result = dedup_steps.update_duplicates(layout, store_for(layout), cfg)
+    result = near_duplicates.update_duplicates(layout, store_for(layout), cfg)
     frame_of = {d["clip_id"]: d for d in result.decisions if d["filter"] == "frame_of"}
     grab, pan = clips["pan frame.png"]["clip_id"], clips["pan.mp4"]["clip_id"]
     assert frame_of[grab]["passed"] is False and "drop_frames_of_videos" in frame_of[grab]["reason"]
@@ -189,11 +189,11 @@ def test_concepts_are_per_media_kind(mixed) -> None:
 
 
 def test_global_checks_pass_with_images(mixed) -> None:
-    from curation_assets.assets.caption_and_global_checks import LATE_CHECKS
+    from curation_assets.definitions import GLOBAL_CHECKS
 
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [*GLOBAL_ASSETS, *LATE_CHECKS[1:]],
+            [*GLOBAL_ASSETS, *GLOBAL_CHECKS],
             instance=instance,
             resources={"curation": CurationResource(home=str(mixed))},
         )
@@ -214,7 +214,7 @@ def test_an_index_built_before_the_media_split_is_redone(mixed, tmp_path) -> Non
     index.add_shard("second", ids, hashes.astype(np.uint8), replace=True)  # images too
     assert len(index.clips()) > 2 + 2
     store = store_for(layout)
-    result = dedup_steps.update_duplicates(layout, store, CurationConfig())
+    result = near_duplicates.update_duplicates(layout, store, CurationConfig())
     media = {c["clip_id"]: c["media"] for c in _clips(home).values()}
     indexed = DuplicateIndex(state).clips()
     assert {media[c] for c in indexed["clip_id"]} == {"video"}

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from curation_assets.config import CurationConfig
-from curation_assets.config_subsets import StageConfig
+from curation_assets.config.subsets import StageConfig
 from curation_assets.selection.buckets import aspect_bucket_expr, duration_bucket_expr
 from curation_assets.selection.composition import Cell, Target, allocate
 from curation_assets.selection.stage_gates import effective_gates

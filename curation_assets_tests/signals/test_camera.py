@@ -198,7 +198,7 @@ def kit_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every kit case with camera, shake or slideshow truth (and the slideshow-free cases with
     camera truth), measured as the pipeline does: decode pass, motion analyzers, motion rules."""
     from curation_assets.config import DEFAULTS, CurationConfig
-    from curation_assets.config_sections import ANY_OF_FILTERS
+    from curation_assets.config.sections import ANY_OF_FILTERS
     from curation_assets.media.real_kit import build_kit, kit_truths
     from curation_assets.selection.thresholds import rules_from_config
     from curation_assets.signals.registry import build_analyzers

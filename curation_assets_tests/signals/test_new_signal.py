@@ -141,3 +141,30 @@ def test_a_new_signal_reaches_decisions_explain_metadata_captions_and_exports(ra
     assert manifest.filter(pl.col("status") == "ok")["score_warmth"].null_count() == 0
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert all("score_warmth" in r for r in rows)
+
+
+def test_a_misspelt_or_undeclared_filter_is_refused_with_where_it_is(tmp_path: Path) -> None:
+    from curation_assets.config import CurationConfig
+    from curation_assets.signals.catalogue import check_config
+
+    with pytest.raises(ValueError, match="filters.visual_filter: unknown filter 'sharpnes'"):
+        CurationConfig.model_validate(
+            {"filters": {"visual_filter": {"sharpnes": {"sharpness": {"min": 10}}}}}
+        )
+    undeclared = CurationConfig.model_validate({"filters": {"visual_filter": {"warmth": {}}}})
+    with pytest.raises(ValueError, match="no analyzer declares a signal 'warmth'"):
+        check_config(undeclared)
+    with pytest.raises(ValueError, match="takes the gate its signal declares"):
+        undeclared.stage_filters("visual_filter")  # never silently "not scored"
+
+    module = tmp_path / "warmth_signal.py"
+    module.write_text(WARMTH_MODULE, encoding="utf-8")
+    cfg = check_config(
+        CurationConfig.model_validate(
+            {"signal_modules": [str(module)], "filters": {"visual_filter": {"warmth": {}}}}
+        )
+    )
+    assert cfg.stage_filters("visual_filter")["warmth"] == {"warmth": {"min": -0.9, "max": 0.9}}
+    # a built-in signal's declared gate works the same way
+    cfg = check_config(CurationConfig.model_validate({"filters": {"motion_filter": {"shake": {}}}}))
+    assert cfg.stage_filters("motion_filter")["shake"] == {"shake": {"max": 0.008}}

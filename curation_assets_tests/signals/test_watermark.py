@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from curation_assets.config import DEFAULTS, CurationConfig
-from curation_assets.config_sections import ANY_OF_FILTERS
+from curation_assets.config.sections import ANY_OF_FILTERS
 from curation_assets.media.synthetic import Shot, encode_frames
 from curation_assets.media.synthetic_frames import render_shot
 from curation_assets.selection.thresholds import rules_from_config

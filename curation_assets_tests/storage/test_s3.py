@@ -345,7 +345,7 @@ def test_subset_export_reads_s3_sources_and_publishes_to_s3(
 
     import av
 
-    from curation_assets.assets.subset_assets import build_subsets
+    from curation_assets.assets.subsets import build_subsets
     from curation_assets.config import CurationConfig
     from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
     from curation_assets.exports import read_manifest

@@ -1,81 +1,16 @@
-"""Global (all-shard) steps: concept balancing and the helpers of near-duplicates
-(``dedup_steps.py``). No Dagster here.
-
-Both read only what ``content_filter`` stored per shard (``vectors/*.npz``) and the lineage;
-neither decodes anything.
-"""
+"""Concept balancing over every shard's stored embeddings (``concepts`` asset). No Dagster;
+nothing is decoded."""
 
 from __future__ import annotations
 
-import fcntl
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.selection.concepts import LABEL_PREFIX, cluster_per_kind
-from curation_assets.signals.runner import load_vectors
+from curation_assets.storage.vectors import global_lock, stored_embeddings
 from curation_assets.vocabulary import Content, Media
-
-WRITER_PARTITION = "all"
-
-
-def shard_vector_files(layout: Layout, name: str) -> dict[str, Path]:
-    root = layout.warehouse / "shards"
-    if not root.is_dir():
-        return {}
-    return {p.parent.parent.name: p for p in sorted(root.glob(f"*/vectors/{name}.npz"))}
-
-
-def embedding_files(layout: Layout) -> tuple[str, dict[str, Path]]:
-    """(kind, shard -> its vectors file): open_clip's embeddings when every shard has them, else
-    the offline thumbnail embeddings (the kind says which); shards in ``stored_embeddings``'
-    order."""
-    real = shard_vector_files(layout, "clip_embedding")
-    thumbs = shard_vector_files(layout, "thumbnail_embedding")
-    if real and set(real) == set(thumbs):
-        return "clip_embedding", real
-    return "thumbnail_embedding", thumbs
-
-
-def stored_embeddings(layout: Layout) -> tuple[str, list[str], np.ndarray]:
-    """(kind, clip ids, vectors) over all shards (``embedding_files``)."""
-    kind, files = embedding_files(layout)
-    ids: list[str] = []
-    chunks = []
-    for path in files.values():
-        clip_ids, vectors = load_vectors(path)
-        if len(clip_ids):
-            ids.extend(clip_ids)
-            chunks.append(vectors.astype(np.float32))
-    if not chunks:
-        return kind, [], np.zeros((0, 1), np.float32)
-    return kind, ids, np.concatenate(chunks)
-
-
-def _fingerprint(*paths: Path | None) -> str:
-    parts = []
-    for path in paths:
-        if path is not None and path.exists():
-            stat = path.stat()
-            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join(parts)
-
-
-@contextmanager
-def global_lock(layout: Layout, name: str):
-    """One writer at a time for a global index: two shard runs finishing together each trigger
-    the global assets, and their index files must not interleave (waits, never fails)."""
-    folder = layout.warehouse / "global"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f".{name}.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from curation_assets import reports
-from curation_assets.assets.contact_sheets import _contact_sheet
-from curation_assets.assets.metadata_values import (
+from curation_assets.assets.metadata import render
+from curation_assets.assets.metadata.contact_sheets import _contact_sheet
+from curation_assets.assets.metadata.values import (
     UNOPENED,
     _float,
     _histogram,
@@ -22,8 +22,8 @@ from curation_assets.assets.metadata_values import (
     _safe,
     _short,
 )
-from curation_assets.clip_steps import ClipRows
 from curation_assets.config import CurationConfig, Layout
+from curation_assets.steps.shots import ClipRows
 from curation_assets.vocabulary import Media, VideoStatus
 
 # -- source_videos -----------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def _shot_outcomes(shots: list[dict]) -> str:
             examples[outcome] = f"{s['video_id']} shot {s['shot_index']}, {span}" + (
                 f" ({detail})" if detail else ""
             )
-    return reports.reasons_table(
+    return render.reasons_table(
         counts,
         examples,
         what="shots",

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation_assets.admission_steps import Progress, no_progress
 from curation_assets.config import CurationConfig, Layout
 from curation_assets.media.clips import clip_id, plan_clips
 from curation_assets.media.decode import single_pass
 from curation_assets.media.image import image_pass
 from curation_assets.media.isolation import Failed, run_isolated
 from curation_assets.media.stored_samples import save_samples
+from curation_assets.steps.ingest import Progress, no_progress
 from curation_assets.storage.sources import LocalShardSource, ShardSource, SourceFile
 from curation_assets.vocabulary import SHOT_CLIPS_FILTER, Clipping, Media, Stage, VideoStatus
 

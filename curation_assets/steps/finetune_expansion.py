@@ -17,18 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation_assets.finetune_expansion_state import (
-    EXPANSION_STATE,
-    _digest,
-    _file_ids,
-    _fingerprint,
-    _load_state,
-    _save_state,
-    _settings,
-    _settings_change,
-)
-from curation_assets.finetune_steps import ExpansionResult, _concepts, _rows
-from curation_assets.global_steps import embedding_files, global_lock
+from curation_assets.review.similar import ExpansionResult, concepts_by_clip, neighbour_rows
 from curation_assets.review.store import ReviewStore
 from curation_assets.selection.expansion import (
     Hits,
@@ -40,7 +29,17 @@ from curation_assets.selection.expansion import (
     unit_rows,
     usable_seeds,
 )
-from curation_assets.signals.runner import load_vectors
+from curation_assets.steps.finetune_expansion_state import (
+    EXPANSION_STATE,
+    _digest,
+    _file_ids,
+    _fingerprint,
+    _load_state,
+    _save_state,
+    _settings,
+    _settings_change,
+)
+from curation_assets.storage.vectors import embedding_files, global_lock, load_vectors
 
 _INDEX_BITS = 32  # a hit's key: (the shard's place in the shard order) << 32 | its row in the file
 
@@ -152,7 +151,7 @@ def _update_expansion(reviews: ReviewStore, seeds: list[Seed]) -> ExpansionResul
         pool_size,
         mmr_lambda=cfg.expansion_mmr_lambda,
         per_concept=cfg.expansion_per_concept,
-        concept_of=_concepts(reviews),
+        concept_of=concepts_by_clip(reviews),
         problems=problems,
     )
     if not incremental or to_search:
@@ -176,7 +175,7 @@ def _update_expansion(reviews: ReviewStore, seeds: list[Seed]) -> ExpansionResul
     )
     return ExpansionResult(
         expansion,
-        _rows(expansion, kind),
+        neighbour_rows(expansion, kind),
         kind,
         pool_size,
         mode,

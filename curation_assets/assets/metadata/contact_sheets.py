@@ -13,10 +13,10 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
-from curation_assets import reports
-from curation_assets.assets.metadata_values import _media
-from curation_assets.clip_steps import ClipRows
+from curation_assets.assets.metadata import render
+from curation_assets.assets.metadata.values import _media
 from curation_assets.media.stored_samples import StoredSamples, load_samples
+from curation_assets.steps.shots import ClipRows
 from curation_assets.storage.files import atomic_write_bytes
 from curation_assets.vocabulary import Media
 
@@ -88,8 +88,8 @@ def _contact_sheet(rows: ClipRows, sheet: Path) -> dict:
             continue
         tiles.append((frame, _tile_label(clip)))
 
-    image = reports.contact_sheet(tiles, columns=SHEET_COLUMNS, tile_width=SHEET_TILE_WIDTH)
-    atomic_write_bytes(sheet, reports.jpeg_bytes(image, quality=85))
+    image = render.contact_sheet(tiles, columns=SHEET_COLUMNS, tile_width=SHEET_TILE_WIDTH)
+    atomic_write_bytes(sheet, render.jpeg_bytes(image, quality=85))
     note = f"{len(tiles)} of {len(rows.clips)} clips, one middle frame each"
     if len(chosen) < len(rows.clips):
         note += f"; capped at {SHEET_MAX_TILES}, spread evenly over the clips (ordered by clip id)"
@@ -98,7 +98,7 @@ def _contact_sheet(rows: ClipRows, sheet: Path) -> dict:
     return {
         "contact_sheet": dg.MetadataValue.path(str(sheet)),
         "contact_sheet_preview": dg.MetadataValue.md(
-            reports.jpeg_markdown(image, f"contact sheet: {note}")
+            render.jpeg_markdown(image, f"contact sheet: {note}")
         ),
         "contact_sheet_tiles": dg.MetadataValue.int(len(tiles)),
         "contact_sheet_missing_frames": dg.MetadataValue.int(missing),
@@ -120,16 +120,16 @@ def _frames_sheet(
         frame = None
         keyframe = keyframes / f"{row['clip_id']}.jpg" if keyframes else None
         if keyframe is not None and keyframe.exists():
-            frame = reports.read_rgb(keyframe)
+            frame = render.read_rgb(keyframe)
         elif row["video_id"] in samples_paths:
             samples = load_samples(Path(samples_paths[row["video_id"]]))
             frame = _middle_frame(samples, row["start_s"], row["end_s"])
         if frame is not None:
             value = "n/a" if row["value"] is None else f"{row['value']:.3g}"
             tiles.append((frame, f"{row['filter']} = {value}\n{row['clip_id'][:22]}"))
-    image = reports.contact_sheet(tiles, columns=4, tile_width=SHEET_TILE_WIDTH)
-    atomic_write_bytes(target, reports.jpeg_bytes(image, quality=85))
+    image = render.contact_sheet(tiles, columns=4, tile_width=SHEET_TILE_WIDTH)
+    atomic_write_bytes(target, render.jpeg_bytes(image, quality=85))
     return {
         f"{title}_sheet": dg.MetadataValue.path(str(target)),
-        f"{title}_preview": dg.MetadataValue.md(reports.jpeg_markdown(image, title)),
+        f"{title}_preview": dg.MetadataValue.md(render.jpeg_markdown(image, title)),
     }

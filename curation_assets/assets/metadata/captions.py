@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from curation_assets import reports
-from curation_assets.assets.metadata_values import _float, _histogram, _safe
+from curation_assets.assets.metadata import render
+from curation_assets.assets.metadata.values import _float, _histogram, _safe
 
 
 def captions_metadata(rows, keyframes: Path) -> dict:
@@ -26,7 +26,7 @@ def captions_metadata(rows, keyframes: Path) -> dict:
         "clips_per_s": _float(rows.captioned_now / rows.elapsed_s if rows.elapsed_s else 0.0),
         "tokens_per_s": _float(tokens_per_s),
         "qc_reasons": dg.MetadataValue.md(
-            reports.reasons_table(
+            render.reasons_table(
                 Counter(d["reason"] for d in failed), {}, what="clips", empty="all passed"
             )
         ),
@@ -36,12 +36,12 @@ def captions_metadata(rows, keyframes: Path) -> dict:
     def samples() -> dict:
         lines = ["| frame | caption |", "| --- | --- |"]
         for row in rows.samples:
-            frame = reports.read_rgb(keyframes / f"{row['clip_id']}.jpg")
+            frame = render.read_rgb(keyframes / f"{row['clip_id']}.jpg")
             thumb = ""
             if frame is not None:
-                small = reports.letterbox(frame, 160, 90)
-                thumb = reports.jpeg_markdown(small, row["clip_id"], max_bytes=12_000)
-            lines.append(f"| {thumb} | {reports.md_escape(row['caption'])} |")
+                small = render.letterbox(frame, 160, 90)
+                thumb = render.jpeg_markdown(small, row["clip_id"], max_bytes=12_000)
+            lines.append(f"| {thumb} | {render.md_escape(row['caption'])} |")
         return {"sample_captions": dg.MetadataValue.md("\n".join(lines))}
 
     metadata |= _safe("sample_captions", samples)

@@ -24,13 +24,17 @@ import numpy as np
 import polars as pl
 
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.global_steps import _fingerprint, global_lock, shard_vector_files
 from curation_assets.selection.dedup import DedupSettings, DuplicateIndex
 from curation_assets.selection.dedup_types import KEY_BYTES
 from curation_assets.selection.duplicate_groups import VISUAL_FAULTS, duplicate_groups
 from curation_assets.selection.frames import FrameMatches, ShardKeys
-from curation_assets.signals.runner import load_vectors
 from curation_assets.storage.files import atomic_write_bytes
+from curation_assets.storage.vectors import (
+    _fingerprint,
+    global_lock,
+    load_vectors,
+    shard_vector_files,
+)
 from curation_assets.vocabulary import Content, Media, Stage
 
 SCORER = "near_duplicates"

@@ -1,17 +1,109 @@
-"""Asset checks of the filter families: every clip scored, every score in its declared range."""
+"""The filter families ``visual_filter``, ``motion_filter`` and ``content_filter``: every clip
+scored from the stored samples by the family's analyzers (``signals/``), the loose gates of
+curation.yaml applied, and each family's check ``<family>_scores_valid``: every clip scored,
+every score in the range its signal declares."""
 
 import warnings
 
 import dagster as dg
 
-from curation_assets.assets.checks import _gx_metadata, _md_rows
-from curation_assets.assets.per_shard import content_filter, motion_filter, visual_filter
+from curation_assets.assets.check_results import gx_metadata, md_rows
+from curation_assets.assets.groups import PER_SHARD_GROUP
+from curation_assets.assets.metadata.filters import filter_metadata
+from curation_assets.assets.per_shard import (
+    MODEL_TAGS,
+    SHARD_BACKFILL,
+    require_stage_models,
+    shard_progress,
+    stage_models_metadata,
+)
+from curation_assets.assets.shots import shot_clips
 from curation_assets.partitions import shard_partitions
 from curation_assets.quality import filter_suites
 from curation_assets.resources import CurationResource
-from curation_assets.shards import check_shard_name
 from curation_assets.signals.registry import build_analyzers
+from curation_assets.signals.runner import score_shard
+from curation_assets.steps import filters
+from curation_assets.storage.shards import check_shard_name
+from curation_assets.storage.vectors import save_vectors
 from curation_assets.vocabulary import ANALYSIS_ERROR, Media
+
+
+def build_filter_asset(
+    family: str, description: str, kinds: set[str], pool: str | None = None, op_tags=None
+) -> dg.AssetsDefinition:
+    """visual_filter and motion_filter differ only in their analyzers (``signals.registry``)."""
+
+    @dg.asset(
+        name=family,
+        partitions_def=shard_partitions,
+        group_name=PER_SHARD_GROUP,
+        deps=[shot_clips],
+        kinds=kinds,
+        pool=pool,
+        op_tags=op_tags,
+        backfill_policy=SHARD_BACKFILL,
+        description=description,
+    )
+    def _filter(
+        context: dg.AssetExecutionContext, curation: CurationResource
+    ) -> dg.MaterializeResult:
+        shard = check_shard_name(context.partition_key)
+        layout, cfg, store = curation.layout, curation.config(), curation.store()
+        models = require_stage_models(cfg, family)
+        inputs = filters.filter_inputs(store, shard)
+        keyframes = layout.shard_warehouse(shard) / "keyframes"
+        rows = score_shard(
+            family,
+            shard,
+            inputs.videos,
+            inputs.clips,
+            inputs.samples_paths,
+            cfg,
+            keyframe_dir=keyframes if family == "visual_filter" else None,
+            progress=shard_progress(context, "scored"),
+        )
+        if family == "content_filter":  # hashes and embeddings for the global assets
+            save_vectors(layout.shard_warehouse(shard) / "vectors", rows.vectors)
+        store.replace(
+            family,
+            shard,
+            {"scores": rows.scores, "clip_labels": rows.clip_labels, "decisions": rows.decisions},
+        )
+        store.ensure_catalog()
+        return dg.MaterializeResult(
+            metadata={
+                **filter_metadata(family, rows, inputs, layout, shard, cfg.signal_modules),
+                **stage_models_metadata(family, models),
+            }
+        )
+
+    return _filter
+
+
+visual_filter = build_filter_asset(
+    "visual_filter",
+    "Per clip, from the stored samples: resolution tier, orientation, borders, burned-in text "
+    "(PP-OCR), sharpness, exposure, aesthetic or technical quality; the sharpest frame is kept.",
+    {"opencv", "onnx"},
+)
+motion_filter = build_filter_asset(
+    "motion_filter",
+    "Per clip, optical flow on the stored grey samples: motion amount, camera shake, shots per "
+    "second, slideshow score and a camera-motion class with confidence.",
+    {"opencv"},
+)
+content_filter = build_filter_asset(
+    "content_filter",
+    "Per clip: perceptual hashes and embeddings (open_clip when configured, else thumbnail "
+    "embeddings named as such), people and faces (OpenCV offline; CLIP zero-shot with weights), "
+    "unsafe content (CLIP zero-shot; not scored offline). Vectors are kept per shard for the "
+    "global near_duplicates and concepts assets.",
+    {"opencv", "open_clip"},
+    pool="gpu",  # open_clip embeddings and zero-shot share the accelerator with captioning
+    op_tags=MODEL_TAGS,
+)
+
 
 COVERAGE_SQL = """
 WITH s AS (
@@ -101,9 +193,9 @@ def build_filter_check(asset: dg.AssetsDefinition, family: str) -> dg.AssetCheck
                     "signals": dg.MetadataValue.text(", ".join(signals)),
                     "clips_not_fully_scored": dg.MetadataValue.int(len(incomplete)),
                     "incomplete_examples": dg.MetadataValue.md(
-                        _md_rows(incomplete, ["clip_id", "signals", "decisions"])
+                        md_rows(incomplete, ["clip_id", "signals", "decisions"])
                     ),
-                    **_gx_metadata(result),
+                    **gx_metadata(result),
                 },
             )
 

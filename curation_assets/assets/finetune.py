@@ -6,16 +6,18 @@ import shutil
 import dagster as dg
 import polars as pl
 
-from curation_assets.assets.global_assets import GLOBAL_GROUP, concepts, near_duplicates
-from curation_assets.assets.per_shard import captions
-from curation_assets.finetune_expansion_steps import update_expansion
-from curation_assets.finetune_steps import lineage_seeds, update_seeds
+from curation_assets.assets.captions import captions
+from curation_assets.assets.concepts import concepts
+from curation_assets.assets.groups import GLOBAL_GROUP
+from curation_assets.assets.near_duplicates import near_duplicates
 from curation_assets.resources import CurationResource
 from curation_assets.review.export import export_finetune_set
 from curation_assets.review.store import ReviewStore
 from curation_assets.selection.agreement import review_agreement
 from curation_assets.selection.finetune import latest_reviews
 from curation_assets.selection.variants import variant_members
+from curation_assets.steps.finetune import lineage_seeds, update_seeds
+from curation_assets.steps.finetune_expansion import update_expansion
 from curation_assets.storage.access import SourceAccess
 
 WRITER_PARTITION = "all"

@@ -11,7 +11,7 @@ from curation_assets.config import CurationConfig, Layout
 from curation_assets.media.image import probe_media
 from curation_assets.media.isolation import Failed, run_isolated
 from curation_assets.media.probe import Probe, admission_reason
-from curation_assets.shards import ESCAPES_SHARD, video_id_for
+from curation_assets.storage.shards import ESCAPES_SHARD, video_id_for
 from curation_assets.storage.sources import LocalShardSource, ShardSource
 from curation_assets.vocabulary import Admission, VideoStatus
 

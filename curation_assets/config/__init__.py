@@ -1,5 +1,5 @@
 """curation.yaml -> typed, validated settings (``CurationConfig``), and where the data root
-is (``Layout``). The sections' models are in ``config_sections.py`` and ``config_subsets.py``.
+is (``Layout``). The sections' models are in ``config/sections.py`` and ``config/subsets.py``.
 
 Lookup order: ``$CURATION_CONFIG``, then ``$CURATION_HOME/curation.yaml``, then the packaged
 defaults. A user file only needs the keys it changes.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from curation_assets.config_sections import (
+from curation_assets.config.sections import (
     FILTER_NAMES,
     IMAGE_FILTER_STAGES,
     AdmissionConfig,
@@ -24,7 +24,6 @@ from curation_assets.config_sections import (
     ContentConfig,
     DedupConfig,
     FinetuneConfig,
-    Limits,
     ModelsConfig,
     RunConfig,
     SamplesConfig,
@@ -33,10 +32,10 @@ from curation_assets.config_sections import (
     StageFilters,
     StorageConfig,
     VisualConfig,
-    unknown_filters,
+    check_filter_shapes,
 )
-from curation_assets.config_subsets import SubsetsConfig
-from curation_assets.config_yaml import merge_yaml, read_yaml
+from curation_assets.config.subsets import SubsetsConfig
+from curation_assets.config.yaml_merge import merge_yaml, read_yaml
 
 DEFAULTS = resources.files("curation_assets") / "defaults" / "curation.yaml"
 
@@ -59,46 +58,26 @@ class CurationConfig(Section):
     storage: StorageConfig = StorageConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     models: ModelsConfig = ModelsConfig()
-    # analyzer modules kept outside this package (importable names); the family folders under
-    # curation_assets/signals/ are always searched (docs/extending.md, "Add a signal")
+    # analyzer modules kept outside this package (importable names or .py paths); the family
+    # folders under curation_assets/signals/ are always searched (docs/extending.md)
     signal_modules: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _import_signal_modules(cls, data):
-        """Import them first: their analyzers name filters that the sections below check."""
-        if isinstance(data, dict) and data.get("signal_modules"):
-            from curation_assets.signals.catalogue import import_module
-
-            for module in data["signal_modules"]:
-                import_module(module)
-        return data
 
     @model_validator(mode="after")
     def _known_filters(self) -> CurationConfig:
+        """Stage names and the shape of each filter. Whether a filter named after a signal has
+        an analyzer that declares it is checked with the analyzers in hand, when a run loads
+        the configuration (``signals/catalogue.py``, ``check_config``)."""
         for stage, filters in self.filters.items():
             if stage not in FILTER_NAMES:
                 raise ValueError(f"filters: unknown stage {stage!r}; known: {sorted(FILTER_NAMES)}")
-            unknown = unknown_filters(filters, stage)
-            if unknown:
-                raise ValueError(
-                    f"filters.{stage}: unknown filter(s) {unknown}; "
-                    f"known: {sorted(FILTER_NAMES[stage])} and the family's signal names"
-                )
+            check_filter_shapes(f"filters.{stage}", filters, FILTER_NAMES[stage])
         for stage, filters in self.image_filters.items():
             if stage not in IMAGE_FILTER_STAGES:
                 raise ValueError(
                     f"image_filters: {stage!r} does not apply to images; "
                     f"known: {sorted(IMAGE_FILTER_STAGES)}"
                 )
-            unknown = unknown_filters(filters, stage)
-            if unknown:
-                raise ValueError(f"image_filters.{stage}: unknown filter(s) {unknown}")
-        for section in (self.filters, self.image_filters):
-            for filters in section.values():
-                for name, bounds in filters.items():
-                    if not bounds:  # `name: {}`: the gate its signal declares
-                        filters[name] = {name: _declared_gate(name)}
+            check_filter_shapes(f"image_filters.{stage}", filters, FILTER_NAMES[stage])
         return self
 
     def stage_filters(
@@ -106,6 +85,13 @@ class CurationConfig(Section):
     ) -> dict[str, dict[str, dict[str, float]]]:
         """Plain ``{filter: {signal: {min/max: value}}}`` for one stage (none if unset); for
         images, ``image_filters`` over ``filters`` (a signal named there replaces its gate)."""
+        for section in (self.filters, self.image_filters):
+            for name, bounds in section.get(stage, {}).items():
+                if not bounds:
+                    raise ValueError(
+                        f"filter {name!r}: `{name}: {{}}` takes the gate its signal declares; "
+                        "read the configuration through signals.catalogue.check_config"
+                    )
         plain = {
             name: {sig: lim.model_dump(exclude_none=True) for sig, lim in signals.items()}
             for name, signals in self.filters.get(stage, {}).items()
@@ -124,19 +110,6 @@ class CurationConfig(Section):
         if Path(path) != Path(str(DEFAULTS)):
             data = merge_yaml(data, read_yaml(Path(path)))
         return cls.model_validate(data)
-
-
-def _declared_gate(name: str) -> Limits:
-    from curation_assets.signals.catalogue import declared_signal
-
-    signal = declared_signal(name)
-    if signal is None or signal.gate is None:
-        raise ValueError(
-            f"filter {name!r} has no bounds, and no signal {name!r} declares a default gate: "
-            "give it bounds, e.g. {" + name + ": {min: 0.5}}"
-        )
-    low, high = signal.gate
-    return Limits(min=low, max=high)
 
 
 def curation_home() -> Path:

@@ -11,8 +11,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from curation_assets.config_sections import FILTER_NAMES, Section, StageFilters, unknown_filters
-from curation_assets.config_yaml import merge_yaml, read_yaml
+from curation_assets.config.sections import (
+    FILTER_NAMES,
+    Section,
+    StageFilters,
+    check_filter_shapes,
+)
+from curation_assets.config.yaml_merge import merge_yaml, read_yaml
 
 PRESETS = resources.files("curation_assets") / "defaults" / "presets.yaml"
 
@@ -80,12 +85,7 @@ class StageConfig(Section):
 
     @model_validator(mode="after")
     def _valid(self) -> StageConfig:
-        unknown = unknown_filters(self.thresholds)
-        if unknown:
-            known = sorted(set().union(*FILTER_NAMES.values()))
-            raise ValueError(
-                f"unknown filter(s) {unknown} in thresholds; known: {known} and the signals' names"
-            )
+        check_filter_shapes("thresholds", self.thresholds, set().union(*FILTER_NAMES.values()))
         if self.keep_fraction is not None and not self.rank_by:
             raise ValueError("keep_fraction needs rank_by (the signals to rank by)")
         if self.media == "image":

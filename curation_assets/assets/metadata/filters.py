@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from curation_assets import reports
-from curation_assets.assets.contact_sheets import _frames_sheet
-from curation_assets.assets.metadata_values import (
+from curation_assets.assets.metadata import render
+from curation_assets.assets.metadata.contact_sheets import _frames_sheet
+from curation_assets.assets.metadata.values import (
     _histogram,
     _media,
     _media_ints,
@@ -41,7 +41,7 @@ def _filter_table(margins: list[dict]) -> str:
         }
         for name, c in by_filter.items()
     ]
-    return reports.markdown_table(rows, ["filter", "passed", "failed", "not scored"])
+    return render.markdown_table(rows, ["filter", "passed", "failed", "not scored"])
 
 
 def _filter_media(rows, inputs) -> dict:
@@ -75,7 +75,7 @@ def _filter_media(rows, inputs) -> dict:
             _media_table("step", {"clips": clips, "passing": passing, "failing": failing})
         ),
         "filters_by_media": dg.MetadataValue.md(
-            reports.markdown_table(table, ["filter", "media", *columns]) if table else "no gates"
+            render.markdown_table(table, ["filter", "media", *columns]) if table else "no gates"
         ),
     }
 
@@ -97,7 +97,7 @@ def _signals_table(by_signal: dict[str, list[float]], declared: dict[str, Signal
             }
         )
     columns = ["signal", "meaning", "unit", "better", "clips", "median"]
-    return reports.markdown_table(rows, columns)
+    return render.markdown_table(rows, columns)
 
 
 def filter_metadata(
@@ -131,7 +131,7 @@ def filter_metadata(
             {"kind": k, "label": lab, "clips": n} for (k, lab), n in sorted(labels.items())
         ]
         metadata["labels"] = dg.MetadataValue.md(
-            reports.markdown_table(label_rows, ["kind", "label", "clips"])
+            render.markdown_table(label_rows, ["kind", "label", "clips"])
         )
     scored = [m for m in rows.margins if m["margin"] is not None]
     clearest, seen = [], set()

@@ -1,5 +1,5 @@
 """The sections of curation.yaml, one pydantic model each (``CurationConfig`` in ``config.py``
-gathers them; the ``subsets:`` section is in ``config_subsets.py``).
+gathers them; the ``subsets:`` section is in ``config/subsets.py``).
 """
 
 from __future__ import annotations
@@ -113,17 +113,18 @@ FILTER_NAMES: dict[str, set[str]] = {
 }
 
 
-def unknown_filters(names, stage: str | None = None) -> list[str]:
-    """Which of ``names`` are neither a vocabulary filter of ``stage`` (any stage: None) nor a
-    filter named after a signal that an analyzer of that family declares (``signals/``)."""
-    known = FILTER_NAMES[stage] if stage else set().union(*FILTER_NAMES.values())
-    unknown = set(names) - known
-    if unknown:  # only then find the analyzers (imports their modules)
-        from curation_assets.signals.catalogue import declared_by_family
-
-        declared = declared_by_family()
-        unknown -= declared.get(stage, set()) if stage else set().union(*declared.values())
-    return sorted(unknown)
+def check_filter_shapes(where: str, filters: dict, vocabulary: set[str]) -> None:
+    """A filter is a vocabulary name, or is named after the one signal it bounds (``warmth:
+    {warmth: {max: 0.5}}``, or ``warmth: {}`` for the gate the signal declares). Catches a
+    misspelt vocabulary name here; whether an analyzer declares the signal is checked with the
+    analyzers in hand (``signals.catalogue.check_config``)."""
+    for name, bounds in filters.items():
+        if name in vocabulary or not bounds or set(bounds) == {name}:
+            continue
+        raise ValueError(
+            f"{where}: unknown filter {name!r}; known: {sorted(vocabulary)}, or a filter named "
+            f"after the one signal it bounds ({name}: {{{name}: {{min: ...}}}}, or {name}: {{}})"
+        )
 
 
 # Filters whose first measured signal decides alone (model score, else the offline stand-in).
@@ -264,9 +265,7 @@ class FinetuneConfig(Section):
 
     @model_validator(mode="after")
     def _known(self) -> FinetuneConfig:
-        unknown = unknown_filters(self.filters)
-        if unknown:
-            raise ValueError(f"finetune.filters: unknown filter(s) {unknown}")
+        check_filter_shapes("finetune.filters", self.filters, set().union(*FILTER_NAMES.values()))
         return self
 
 

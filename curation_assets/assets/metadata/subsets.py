@@ -12,7 +12,7 @@ import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from curation_assets import reports
+from curation_assets.assets.metadata import render
 from curation_assets.selection.stages import StageSelection
 from curation_assets.signals import catalogue
 from curation_assets.vocabulary import Media
@@ -21,7 +21,7 @@ MEDIA_KINDS = tuple(m.value for m in Media)  # the funnel's columns: video, imag
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
-    return reports.markdown_table([dict(zip(headers, row, strict=True)) for row in rows], headers)
+    return render.markdown_table([dict(zip(headers, row, strict=True)) for row in rows], headers)
 
 
 def _media_funnel_md(selection: StageSelection, parent: str | None) -> str:
@@ -173,7 +173,7 @@ def subset_metadata(
     }
     try:
         meta["funnel_chart"] = dg.MetadataValue.md(
-            reports.png_markdown(funnel_png(selection.funnel, selection.name), "funnel")
+            render.png_markdown(funnel_png(selection.funnel, selection.name), "funnel")
         )
     except Exception as exc:  # a picture never fails the asset
         meta["funnel_chart"] = dg.MetadataValue.text(f"not drawn: {exc}")
@@ -229,7 +229,7 @@ def subset_metadata(
             png = distributions_png(pool, members, signal_modules)
             if png:
                 meta["score_distributions"] = dg.MetadataValue.md(
-                    reports.png_markdown(png, "selected vs not selected")
+                    render.png_markdown(png, "selected vs not selected")
                 )
         except Exception as exc:
             meta["score_distributions"] = dg.MetadataValue.text(f"not drawn: {exc}")

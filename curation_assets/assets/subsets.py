@@ -10,23 +10,23 @@ import warnings
 import dagster as dg
 import pandas as pd
 
-from curation_assets import subset_steps
-from curation_assets.assets.checks import _gx_metadata, _md_rows
-from curation_assets.assets.global_assets import concepts, near_duplicates
-from curation_assets.assets.per_shard import captions
-from curation_assets.assets.subset_metadata import subset_metadata
+from curation_assets.assets.captions import captions
+from curation_assets.assets.check_results import gx_metadata, md_rows
+from curation_assets.assets.concepts import concepts
+from curation_assets.assets.groups import EXPORT_GROUP, SUBSET_GROUP
+from curation_assets.assets.metadata.subsets import subset_metadata
+from curation_assets.assets.near_duplicates import near_duplicates
 from curation_assets.config import CurationConfig, load_config
-from curation_assets.config_subsets import StageConfig
+from curation_assets.config.subsets import StageConfig
 from curation_assets.exports import ExportSpec, export_subset
 from curation_assets.quality import expectations as gxq
 from curation_assets.quality.expectations import expect
 from curation_assets.resources import CurationResource
 from curation_assets.selection.buckets import bucket_edges
+from curation_assets.signals.catalogue import check_config
+from curation_assets.steps import subsets as subset_steps
 from curation_assets.storage.access import SourceAccess
 from curation_assets.vocabulary import Media
-
-SUBSET_GROUP = "subsets"
-EXPORT_GROUP = "exports"
 
 
 def _stage_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
@@ -108,7 +108,7 @@ def _export_asset(name: str, stage: StageConfig) -> dg.AssetsDefinition:
                 "reused": dg.MetadataValue.int(report.reused),
                 "failed": dg.MetadataValue.int(len(report.failed)),
                 "failures": dg.MetadataValue.md(
-                    _md_rows(pd.DataFrame(failed), ["clip_id", "reason", "detail"])
+                    md_rows(pd.DataFrame(failed), ["clip_id", "reason", "detail"])
                     if failed
                     else "none"
                 ),
@@ -276,9 +276,9 @@ def _stage_check(name: str, stage: StageConfig) -> dg.AssetChecksDefinition:
             metadata={
                 "members": dg.MetadataValue.int(len(rows)),
                 "composition": dg.MetadataValue.md(
-                    _md_rows(comp, ["target", "achieved", "within", "pool_cannot_meet"])
+                    md_rows(comp, ["target", "achieved", "within", "pool_cannot_meet"])
                 ),
-                **_gx_metadata(result),
+                **gx_metadata(result),
             },
         )
 
@@ -287,7 +287,7 @@ def _stage_check(name: str, stage: StageConfig) -> dg.AssetChecksDefinition:
 
 def build_subsets(cfg: CurationConfig | None = None):
     """(stage assets, export assets, checks) for the stages configured in curation.yaml."""
-    cfg = cfg or load_config()
+    cfg = cfg or check_config(load_config())
     stages = cfg.subsets.resolved()
     order = subset_steps.stage_names(cfg)
     with warnings.catch_warnings():

@@ -1,13 +1,12 @@
-"""Dagster metadata of the global assets: ``near_duplicates`` (groups, a sheet of them) and
-``concepts`` (cluster sizes)."""
+"""Dagster metadata of ``near_duplicates``: groups, and a contact sheet of them."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from curation_assets import reports
-from curation_assets.assets.contact_sheets import SHEET_TILE_WIDTH
-from curation_assets.assets.metadata_values import _histogram, _safe
+from curation_assets.assets.metadata import render
+from curation_assets.assets.metadata.contact_sheets import SHEET_TILE_WIDTH
+from curation_assets.assets.metadata.values import _safe
 from curation_assets.config import Layout
 
 
@@ -22,7 +21,7 @@ def near_duplicates_metadata(result, layout: Layout) -> dict:
         "images_frame_of_videos": dg.MetadataValue.int(getattr(result, "frames_of_videos", 0)),
         "embedding_search": dg.MetadataValue.text(result.embedding_search),
         "shards": dg.MetadataValue.md(
-            reports.markdown_table(
+            render.markdown_table(
                 result.reports,
                 ["shard", "media", "status", "new_clips", "new_vs_old", "new_vs_new", "new_edges"],
             )
@@ -44,30 +43,16 @@ def near_duplicates_metadata(result, layout: Layout) -> dict:
         ):
             shard = shard_of.get(row["clip_id"], "")
             path = layout.shard_warehouse(shard) / "keyframes" / f"{row['clip_id']}.jpg"
-            frame = reports.read_rgb(path)
+            frame = render.read_rgb(path)
             if frame is not None:
                 mark = "KEEP" if row["is_representative"] else "drop"
                 tiles.append((frame, f"{row['group_id'][:22]}\n{mark} {row['clip_id'][:18]}"))
-        image = reports.contact_sheet(tiles, columns=4, tile_width=SHEET_TILE_WIDTH)
+        image = render.contact_sheet(tiles, columns=4, tile_width=SHEET_TILE_WIDTH)
         return {
             "duplicate_groups_preview": dg.MetadataValue.md(
-                reports.jpeg_markdown(image, "duplicate groups")
+                render.jpeg_markdown(image, "duplicate groups")
             )
         }
 
     metadata |= _safe("duplicate_groups_preview", sheet)
-    return metadata
-
-
-def concepts_metadata(result) -> dict:
-    metadata = {
-        "clips": dg.MetadataValue.int(result.clips),
-        "k": dg.MetadataValue.int(result.k),
-        "embedding": dg.MetadataValue.text(result.embedding),
-        "non_empty_clusters": dg.MetadataValue.int(sum(1 for s in result.sizes if s)),
-        "largest_cluster": dg.MetadataValue.int(max(result.sizes, default=0)),
-    }
-    metadata |= _histogram(
-        "cluster_size_histogram", [float(s) for s in result.sizes if s], "cluster sizes", "clips"
-    )
     return metadata

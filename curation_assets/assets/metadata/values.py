@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from curation_assets import reports
+from curation_assets.assets.metadata import render
 from curation_assets.vocabulary import Media
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def _reasons(rows: list[dict], example: Callable[[dict], str], empty: str) -> st
         if reason and reason not in examples:
             detail = _short(r.get("detail"))
             examples[reason] = example(r) + (f" ({detail})" if detail else "")
-    return reports.reasons_table(counts, examples, empty=empty)
+    return render.reasons_table(counts, examples, empty=empty)
 
 
 # -- per media kind ----------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def _media_table(first: str, counts: dict[str, Counter], empty: str = "nothing")
         return empty
     columns = _media_columns(counts)
     rows = [{first: key, **{m: c.get(m, 0) for m in columns}} for key, c in counts.items()]
-    return reports.markdown_table(rows, [first, *columns])
+    return render.markdown_table(rows, [first, *columns])
 
 
 def _media_ints(prefix: str, counts: Counter) -> dict:
@@ -90,7 +90,7 @@ def _media_ints(prefix: str, counts: Counter) -> dict:
 def _histogram(key: str, values: list[float], title: str, xlabel: str) -> dict:
     def build() -> dict:
         bins = max(5, min(24, len(values)))
-        png = reports.histogram_png(values, bins=bins, title=title, xlabel=xlabel)
-        return {key: dg.MetadataValue.md(reports.png_markdown(png, title))}
+        png = render.histogram_png(values, bins=bins, title=title, xlabel=xlabel)
+        return {key: dg.MetadataValue.md(render.png_markdown(png, title))}
 
     return _safe(key, build)
