@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from curation_assets.config import CurationConfig, Layout, curation_home, load_config
 from curation_assets.lineage.store import LineageStore
@@ -73,4 +72,6 @@ class CurationResource(dg.ConfigurableResource):
 @functools.lru_cache(maxsize=8)
 def _s3_client(endpoint_url: str | None, region_name: str | None, pid: int):
     """One client per settings and process: creating one costs ~0.5 s, and a sensor ticks often."""
+    from dagster_aws.s3 import S3Resource  # 2 s of imports: only where S3 is used
+
     return S3Resource(endpoint_url=endpoint_url, region_name=region_name).get_client()

@@ -23,16 +23,24 @@ class Failed:
     detail: str
 
 
+# Modules the forkserver imports once, so each worker starts with them (its users add theirs:
+# ``signals/runner.py`` adds the analyzer modules).
+PRELOAD = [
+    "curation_assets.media.probe",
+    "curation_assets.media.decode",
+    "curation_assets.signals.runner",
+]
+
+
+def preload(*modules: str) -> None:
+    """Have the forkserver import these too (before its first worker starts in this process)."""
+    PRELOAD.extend(m for m in modules if m not in PRELOAD)
+
+
 def _context() -> mp.context.BaseContext:
     # forkserver: cheap restarts, and children never inherit the threads of a Dagster process.
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(
-        [
-            "curation_assets.media.probe",
-            "curation_assets.media.decode",
-            "curation_assets.signals.runner",
-        ]
-    )
+    ctx.set_forkserver_preload(list(PRELOAD))
     return ctx
 
 

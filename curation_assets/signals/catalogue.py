@@ -44,7 +44,7 @@ LATER_SIGNALS = (
 
 
 @cache
-def _builtin_modules() -> tuple[str, ...]:
+def builtin_analyzer_modules() -> tuple[str, ...]:
     names = []
     for package in FAMILY_PACKAGES.values():
         path = importlib.import_module(package).__path__
@@ -77,7 +77,7 @@ def import_module(spec: str) -> str:
 def load(extra_modules: Iterable[str] = ()) -> list[type[ClipAnalyzer]]:
     """The analyzer classes of the built-in family folders and of ``extra_modules``, in run
     order (family, ``order``, name). Importing a module is what registers its analyzers."""
-    modules = set(_builtin_modules())
+    modules = set(builtin_analyzer_modules())
     for module in sorted(modules):
         importlib.import_module(module)
     modules |= {import_module(m) for m in extra_modules}

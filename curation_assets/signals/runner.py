@@ -16,15 +16,17 @@ import numpy as np
 
 from curation_assets.config import CurationConfig
 from curation_assets.config.sections import ANY_OF_FILTERS
-from curation_assets.media.isolation import Failed, run_isolated
+from curation_assets.media.isolation import Failed, preload, run_isolated
 from curation_assets.media.stored_samples import load_samples
 from curation_assets.selection.thresholds import rules_from_config
 from curation_assets.signals.base import ClipAnalyzer
+from curation_assets.signals.catalogue import builtin_analyzer_modules
 from curation_assets.signals.registry import build_analyzers
 from curation_assets.signals.samples import clip_samples
 from curation_assets.storage.files import atomic_output
 from curation_assets.vocabulary import ANALYSIS_ERROR, NOT_APPLICABLE_TO_IMAGES, Media, Stage
 
+preload(*builtin_analyzer_modules())  # workers start with every analyzer module imported
 _ANALYZERS: dict[tuple[str, str], list[ClipAnalyzer]] = {}  # per worker process
 
 
