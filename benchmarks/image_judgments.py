@@ -54,6 +54,9 @@ import polars as pl  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scoring import Counts  # noqa: E402
+from scoring import row as table_row  # noqa: E402
+
 from curation_assets.config import DEFAULTS, CurationConfig  # noqa: E402
 from curation_assets.config.sections import ANY_OF_FILTERS  # noqa: E402
 from curation_assets.media.clips import plan_clips  # noqa: E402
@@ -374,37 +377,8 @@ def pair_truth(a: Case, b: Case) -> tuple[bool | None, str]:
     return True, other.family
 
 
-@dataclass
-class Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, truth: bool, said: bool) -> None:
-        if truth and said:
-            self.tp += 1
-        elif truth:
-            self.fn += 1
-        elif said:
-            self.fp += 1
-        else:
-            self.tn += 1
-
-    @property
-    def precision(self) -> str:
-        return f"{self.tp / (self.tp + self.fp):.2f}" if self.tp + self.fp else "-"
-
-    @property
-    def recall(self) -> str:
-        return f"{self.tp / (self.tp + self.fn):.2f}" if self.tp + self.fn else "-"
-
-
 def row(name: str, signal: str, cases: int, c: Counts, note: str = "") -> str:
-    return (
-        f"{name:<22} {signal:<40} {cases:>6} {c.tp + c.fn:>5} {c.tp:>4} {c.fp:>4} {c.fn:>4} "
-        f"{c.precision:>6} {c.recall:>6}  {note}"
-    )
+    return table_row(name, signal, cases, c, note, widths=(22, 40, 6, 5))
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -476,14 +450,14 @@ def report(cases: list[Case], judged: dict[str, Judged], cfg: CurationConfig, ex
         notes = []
         if judgment == "has_human":
             notes.append(f"unknown {unknown}")
-        if copies.tp + copies.fp + copies.fn + copies.tn:
+        if copies.total:
             notes.append(
-                f"on {copies.tp + copies.fp + copies.fn + copies.tn} copies: "
+                f"on {copies.total} copies: "
                 f"FP {copies.fp}, FN {copies.fn} of {copies.tp + copies.fn}"
             )
         if refused:
             notes.append(f"{refused} refused at admission")
-        n = counts.tp + counts.fp + counts.fn + counts.tn
+        n = counts.total
         print(row(judgment, signal[judgment], n, counts, "; ".join(notes)))
     for name, sig, n, counts, note in extra.values():
         print(row(name, sig, n, counts, note))
@@ -500,7 +474,7 @@ def report(cases: list[Case], judged: dict[str, Judged], cfg: CurationConfig, ex
             row(
                 "text (any, reference)",
                 f"text_area > {finetune.max:g} (finetune gate)",
-                text.tp + text.fp + text.fn + text.tn,
+                text.total,
                 text,
                 "for reference",
             )
@@ -740,14 +714,14 @@ def main() -> None:
         extra["copy"] = (
             "near-duplicate (copy)",
             f"index edge: pHash <= {radius} (+ crops)",
-            rows["copy"].tp + rows["copy"].fn + rows["copy"].fp + rows["copy"].tn,
+            rows["copy"].total,
             rows["copy"],
             "pairs: copy-original; FP: any two pictures",
         )
         extra["flawed"] = (
             "near-dup (flawed copy)",
             "same, blur/exposure/text/size copies",
-            rows["flawed"].tp + rows["flawed"].fn + rows["flawed"].fp + rows["flawed"].tn,
+            rows["flawed"].total,
             rows["flawed"],
             "same negatives",
         )
@@ -763,7 +737,7 @@ def main() -> None:
             extra["frame_of"] = (
                 "frame_of",
                 f"FrameMatches: pHash <= {radius} to a frame",
-                fcounts.tp + fcounts.fp + fcounts.fn + fcounts.tn,
+                fcounts.total,
                 fcounts,
                 "pairs: image x video",
             )

@@ -41,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scoring import Counts, row  # noqa: E402
+
 from curation_assets.config import DEFAULTS, CurationConfig  # noqa: E402
 from curation_assets.config.sections import ANY_OF_FILTERS  # noqa: E402
 from curation_assets.media.clips import plan_clips  # noqa: E402
@@ -114,34 +116,6 @@ def analyse(case: KitCase, cfg: CurationConfig, analyzers: dict, rules: dict) ->
 # -- scoring -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, truth: bool, predicted: bool) -> None:
-        if truth and predicted:
-            self.tp += 1
-        elif truth:
-            self.fn += 1
-        elif predicted:
-            self.fp += 1
-        else:
-            self.tn += 1
-
-    @property
-    def precision(self) -> str:
-        called = self.tp + self.fp
-        return f"{self.tp / called:.2f}" if called else "-"
-
-    @property
-    def recall(self) -> str:
-        real = self.tp + self.fn
-        return f"{self.tp / real:.2f}" if real else "-"
-
-
 def match_cuts(result: Result) -> tuple[int, int, int, int]:
     """(true positives, false positives, missed, cuts at gradual transitions) of one case."""
     free = sorted(result.cuts)
@@ -175,13 +149,6 @@ def match_transitions(result: Result) -> tuple[int, int, int, int]:
             tp += 1
             right += best.kind == t.kind
     return tp, len(free), len(result.truth.transitions) - tp, right
-
-
-def row(name: str, signal: str, cases: int, c: Counts, note: str = "") -> str:
-    return (
-        f"{name:<20} {signal:<44} {cases:>5} {c.tp + c.fn:>4} {c.tp:>4} {c.fp:>4} {c.fn:>4} "
-        f"{c.precision:>6} {c.recall:>6}  {note}"
-    )
 
 
 # The kit's cases that show, unmarked, the footage a watermark case marks (same frames).
