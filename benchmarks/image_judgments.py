@@ -393,7 +393,7 @@ def _score(judgment: str, j: Judged) -> str:
         label = j.labels.get("has_human", "-")
         return f"{label} p{s.get('person_score', -1):.2f} f{s.get('face_score', -1):.2f}"
     if judgment == "text_overlay":
-        return f"{s.get('text_area', -1):.3f}"
+        return f"a{s.get('text_area', -1):.3f} box{s.get('text_box_area', -1):.3f}"
     if judgment == "sharpness":
         return f"{s.get('sharpness', -1):.1f}"
     return f"b{s.get('brightness', -1):.3f} c{s.get('clipped_fraction', -1):.2f}"
@@ -402,7 +402,7 @@ def _score(judgment: str, j: Judged) -> str:
 EVIDENCE = {
     "too_small": "admission",
     "has_human": "label, person_score p, face_score f",
-    "text_overlay": "text_area",
+    "text_overlay": "text_area a, text_box_area box",
     "sharpness": "sharpness",
     "exposure": "brightness b, clipped_fraction c",
 }
@@ -415,7 +415,9 @@ def report(cases: list[Case], judged: dict[str, Judged], cfg: CurationConfig, ex
     signal = {
         "too_small": f"admission: short side < {cfg.admission.image_min_short_side_px} px",
         "has_human": "has_human label = yes",
-        "text_overlay": f"text_area > {gates['text_overlay']['text_area']['max']:g}",
+        "text_overlay": " or ".join(
+            f"{sig} > {lim['max']:g}" for sig, lim in gates["text_overlay"].items()
+        ),
         "sharpness": f"sharpness < {gates['sharpness']['sharpness']['min']:g}",
         "exposure": "brightness {min:g}-{max:g}, clipped <= {c:g}".format(
             **gates["exposure"]["brightness"], c=gates["exposure"]["clipped_fraction"]["max"]
