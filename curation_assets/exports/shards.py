@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from curation_assets.exports.encode import OUTPUT_FIELDS, encode_clip
 from curation_assets.exports.plan import Clip, Shard
 from curation_assets.exports.spec import ExportReport, ExportSpec
 from curation_assets.storage.access import SourceAccess
+from curation_assets.storage.files import atomic_output
 
 
 def _tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -82,9 +82,9 @@ def write_shard(
     sources: SourceAccess,
 ) -> dict:
     """Write one shard under a temporary name and rename it; returns its state entry."""
-    tmp = out_dir / f".{shard.name}.tmp"
     results: dict[str, dict] = {}
-    try:
+    # durable: the shard is on disk before its state record says it is finished
+    with atomic_output(out_dir / shard.name, durable=True) as tmp:
         with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
             for clip in shard.clips:
                 cached = reuse.get(clip)
@@ -111,13 +111,7 @@ def write_shard(
                     "tar": shard.name if data is not None else None,
                 }
                 tick()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        reuse.before_replacing(shard.name)
-        os.replace(tmp, out_dir / shard.name)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        reuse.before_replacing(shard.name)  # the old shard's reader closes before the rename
     st = (out_dir / shard.name).stat()
     report.tars_written.append(out_dir / shard.name)
     report.bytes_written += st.st_size

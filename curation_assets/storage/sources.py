@@ -9,7 +9,6 @@ is emptied after each batch and removed afterwards.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from curation_assets.storage.files import file_path, parse_s3_uri
+from curation_assets.storage.files import atomic_output, file_path, parse_s3_uri
 from curation_assets.storage.scratch import Scratch
 from curation_assets.storage.shards import (
     READY_MARKER,
@@ -306,11 +305,9 @@ class S3ShardSource:
         bucket, key = parse_s3_uri(f.uri)
         # a plain local name: object keys may hold spaces, non-ASCII or odd characters
         target = area / f"{index:06d}{PurePosixPath(f.rel).suffix[:16]}"
-        tmp = target.with_name(f".{target.name}.partial")
         try:
-            self.client.download_file(bucket, key, str(tmp))
-            os.replace(tmp, target)
+            with atomic_output(target, suffix=".partial") as tmp:
+                self.client.download_file(bucket, key, str(tmp))
         except (ClientError, BotoCoreError, OSError) as error:
-            tmp.unlink(missing_ok=True)
             return Staged(f, None, f"download failed: {error}")
         return Staged(f, target)
