@@ -62,7 +62,7 @@ class LineageStore:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
             raise
-        for tmp, target in staged:
+        for tmp, target in staged:  # every part written before any is renamed into place
             os.replace(tmp, target)
 
     def _table_dir(self, table: str) -> Path:
