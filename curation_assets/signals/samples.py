@@ -9,6 +9,7 @@ import numpy as np
 
 from curation_assets.config import CurationConfig
 from curation_assets.media.decode import single_pass
+from curation_assets.media.image import image_pass, probe_media
 from curation_assets.media.probe import probe_file
 from curation_assets.media.stored_samples import StoredSamples, load_samples, save_samples
 from curation_assets.signals.base import ClipSamples
@@ -85,3 +86,18 @@ def clip_samples_for_file(
     return clip_samples(
         stored, clip, {"width": probe.width, "height": probe.height, "fps": probe.fps}
     )
+
+
+def image_samples_for_file(path: Path | str, cfg: CurationConfig | None = None) -> ClipSamples:
+    """A still image as shot_clips stores it (image pass, samples file round trip, JPEG
+    included) and the analyzers see it: its one clip (tests, benchmarks)."""
+    cfg = cfg or CurationConfig()
+    probe = probe_media(path, cfg.admission.image_max_pixels)
+    result = image_pass(path, cfg.samples.rgb_short_side, cfg.samples.grey_short_side)
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "samples.npz"
+        save_samples(target, result, cfg.samples.rgb_jpeg_quality)
+        stored = load_samples(target)
+    name = Path(path).name
+    clip = {"clip_id": name, "video_id": name, "start_s": 0.0, "end_s": 0.0, "media": "image"}
+    return clip_samples(stored, clip, {"width": probe.width, "height": probe.height, "fps": None})

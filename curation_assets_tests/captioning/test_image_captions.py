@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage
-from PIL import Image
 
 from curation_assets.captioning import (
     FIELDS,
@@ -34,12 +33,13 @@ from curation_assets.captioning.run import caption_shard, eligible_clips
 from curation_assets.captioning.tiny_model import cached_tiny_qwen2_vl, torch_threads
 from curation_assets.captioning.vlm import DEFAULT_PROMPT, IMAGE_PROMPT
 from curation_assets.config import CurationConfig, Layout
-from curation_assets.media.image import image_pass
-from curation_assets.media.stored_samples import load_samples, save_samples
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import store_for
 from curation_assets.signals.base import ClipSamples
-from curation_assets.signals.samples import clip_samples, clip_samples_for_file
+from curation_assets.signals.samples import (
+    clip_samples_for_file,
+    image_samples_for_file,
+)
 from curation_assets.signals.visual.geometry import GeometryAnalyzer
 from curation_assets.signals.visual.image_quality import QualityAnalyzer
 from curation_assets_tests.materialize import materialize_shard
@@ -71,16 +71,7 @@ def photo_input(
 ) -> CaptionInput:
     """A photo as the pipeline stores it (image pass, samples file round trip, clip cut), with
     the visual family's geometry and quality scores."""
-    cfg = CurationConfig()
-    result = image_pass(PHOTOS / name, cfg.samples.rgb_short_side, cfg.samples.grey_short_side)
-    target = folder / f"{name}.npz"
-    save_samples(target, result, cfg.samples.rgb_jpeg_quality)
-    with Image.open(PHOTOS / name) as img:
-        width, height = img.size  # the stored display size (these PNGs carry no EXIF rotation)
-    clip = {"clip_id": name, "video_id": name, "start_s": 0.0, "end_s": 0.0, "media": "image"}
-    samples = clip_samples(
-        load_samples(target), clip, {"width": width, "height": height, "fps": None}
-    )
+    samples = image_samples_for_file(PHOTOS / name)
     signals: dict[str, float] = {}
     found = dict(labels or {})
     for analyzer in (GeometryAnalyzer(), QualityAnalyzer()):

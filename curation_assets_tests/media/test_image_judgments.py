@@ -20,7 +20,7 @@ import pytest
 from curation_assets.config import DEFAULTS, CurationConfig
 from curation_assets.config.sections import ANY_OF_FILTERS
 from curation_assets.media.clips import plan_clips
-from curation_assets.media.image import image_pass, probe_media
+from curation_assets.media.image import probe_media
 from curation_assets.media.image_cases import (
     PERSON_BOX,
     Case,
@@ -36,12 +36,11 @@ from curation_assets.media.image_cases import (
 )
 from curation_assets.media.photo_kit import photo_clip
 from curation_assets.media.probe import admission_reason
-from curation_assets.media.stored_samples import load_samples, save_samples
 from curation_assets.selection.dedup import DedupSettings, DuplicateIndex
 from curation_assets.selection.frames import FrameMatches, ShardKeys
 from curation_assets.selection.thresholds import rules_from_config
 from curation_assets.signals.registry import build_analyzers
-from curation_assets.signals.samples import clip_samples, decode_file
+from curation_assets.signals.samples import clip_samples, decode_file, image_samples_for_file
 
 CFG = CurationConfig.from_yaml(DEFAULTS)  # the packaged curation.yaml alone
 FAMILIES = ("visual_filter", "content_filter")
@@ -113,12 +112,7 @@ class Judge:
         out |= {"failed": set(), "vectors": {}}
         if reason is not None:
             return out
-        result = image_pass(path, CFG.samples.rgb_short_side, CFG.samples.grey_short_side)
-        target = path.parent / f"{path.name}.npz"
-        save_samples(target, result, CFG.samples.rgb_jpeg_quality)
-        clip = {"clip_id": path.name, "video_id": path.name, "start_s": 0.0, "end_s": 0.0}
-        facts = {"width": probe.width, "height": probe.height, "fps": None}
-        samples = clip_samples(load_samples(target), clip | {"media": "image"}, facts)
+        samples = image_samples_for_file(path, CFG)
         for family in FAMILIES:
             scores: dict[str, float] = {}
             for analyzer in self.analyzers[family]:

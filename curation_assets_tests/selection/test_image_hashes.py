@@ -8,7 +8,6 @@ matcher on hand-made hashes, concepts per media kind. Materialized for real in
 from __future__ import annotations
 
 import itertools
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,16 +17,16 @@ import pytest
 import skimage
 from PIL import Image
 
-from curation_assets.config import CurationConfig
-from curation_assets.media.image import image_pass
-from curation_assets.media.stored_samples import load_samples, save_samples
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.selection.concepts import cluster_per_kind
 from curation_assets.selection.dedup import DuplicateIndex
 from curation_assets.selection.duplicate_groups import duplicate_groups
 from curation_assets.selection.frames import FrameMatches, ShardKeys
 from curation_assets.signals.content.perceptual_hash import CROP_SCALES, PerceptualHashAnalyzer
-from curation_assets.signals.samples import clip_samples, clip_samples_for_file
+from curation_assets.signals.samples import (
+    clip_samples_for_file,
+    image_samples_for_file,
+)
 
 PHOTOS = Path(skimage.data.__file__).parent
 RADIUS = 8  # dedup.hamming_radius default
@@ -70,16 +69,7 @@ def crop_each_side(source: Path, target: Path, fraction: float = 0.05) -> Path:
 def image_vectors(path: Path) -> dict[str, np.ndarray]:
     """The pHash vectors of an image clip, through the pipeline's own path: image pass, stored
     samples (JPEG round trip), the clip's samples, the analyzer."""
-    cfg = CurationConfig()
-    result = image_pass(path, cfg.samples.rgb_short_side, cfg.samples.grey_short_side)
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "samples.npz"
-        save_samples(target, result, cfg.samples.rgb_jpeg_quality)
-        stored = load_samples(target)
-    h, w = result.samples.rgb[0].shape[:2]
-    clip = {"clip_id": path.name, "video_id": path.stem, "start_s": 0.0, "end_s": 0.0}
-    samples = clip_samples(stored, clip | {"media": "image"}, {"width": w, "height": h, "fps": 0})
-    return PerceptualHashAnalyzer().analyze(samples).artifacts["vectors"]
+    return PerceptualHashAnalyzer().analyze(image_samples_for_file(path)).artifacts["vectors"]
 
 
 def bits(a: np.ndarray, b: np.ndarray) -> int:
