@@ -16,11 +16,12 @@ it, so one bad clip is recorded and the shard goes on.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
 
+from curation_assets.models.accelerate import Batcher
 from curation_assets.signals.base import ClipSamples
 from curation_assets.vocabulary import Media
 
@@ -101,18 +102,27 @@ class Captioner(ABC):
         """Caption every item in batches of ``batch_size``; never raises for a bad clip.
 
         A batch that raises is retried one clip at a time, so only the clip that fails gets an
-        error result (empty caption, ``parse`` fallback, ``error`` set).
+        error result (empty caption, ``parse`` fallback, ``error`` set); an ``auto`` batch that
+        runs out of GPU memory is split and retried first.
         """
-        results: list[CaptionResult] = []
-        for batch in _chunks(items, max(1, self.batch_size)):
+        batcher = self.batcher()
+
+        def isolated(batch: Sequence[CaptionInput]) -> list[CaptionResult]:
             try:
-                results.extend(self._checked(batch))
+                return self._checked(batch)
             except Exception as exc:  # isolated below, clip by clip
+                if batcher.will_retry(exc, len(batch)):
+                    raise  # out of GPU memory: the batcher splits the batch
                 if len(batch) == 1:
-                    results.append(self._error_result(batch[0], exc))
-                else:
-                    results.extend(self._one_by_one(batch))
-        return results
+                    return [self._error_result(batch[0], exc)]
+                return self._one_by_one(batch)
+
+        return batcher.run(items, isolated)
+
+    def batcher(self) -> Batcher:
+        """How batches are sized: ``batch_size`` as set (GPU captioners may size them from
+        free memory)."""
+        return Batcher(max(1, self.batch_size))
 
     def _one_by_one(self, batch: Sequence[CaptionInput]) -> list[CaptionResult]:
         results: list[CaptionResult] = []
@@ -140,8 +150,3 @@ class Captioner(ABC):
             model=self.model,
             error=f"{type(exc).__name__}: {exc}",
         )
-
-
-def _chunks(items: Sequence[CaptionInput], size: int) -> Iterator[Sequence[CaptionInput]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -35,22 +35,40 @@ QC_FILTER = "caption_qc"
 
 def build_captioner(cfg: CaptioningConfig, signal_modules: Sequence[str] = ()) -> Captioner:
     if cfg.captioner == "vlm":
+        settings = {
+            "dtype": cfg.dtype,
+            "device": cfg.device,
+            "batch_size": cfg.batch_size,
+            "frames_per_clip": cfg.frames_per_clip,
+            "max_new_tokens": cfg.max_new_tokens,
+            "camera_min_confidence": cfg.camera_min_confidence,
+        }
+        if cfg.backend == "vllm":
+            from curation_assets.captioning.vllm_backend import VllmCaptioner
+
+            return VllmCaptioner(
+                cfg.model,
+                gpu_memory_utilization=cfg.gpu_memory_utilization,
+                max_model_len=cfg.max_model_len,
+                **settings,
+            )
         from curation_assets.captioning.vlm import VlmCaptioner
 
-        return VlmCaptioner(
-            cfg.model,
-            dtype=cfg.dtype,
-            device=cfg.device,
-            batch_size=cfg.batch_size,
-            frames_per_clip=cfg.frames_per_clip,
-            max_new_tokens=cfg.max_new_tokens,
-            camera_min_confidence=cfg.camera_min_confidence,
-        )
+        return VlmCaptioner(cfg.model, **settings)
     from curation_assets.captioning.signals_captioner import SignalsCaptioner
 
     return SignalsCaptioner(
         camera_min_confidence=cfg.camera_min_confidence, signal_modules=signal_modules
     )
+
+
+AUTO_CHUNK = 64  # clips per journal append when batches are sized from free GPU memory
+
+
+def _chunk(captioner: Captioner) -> int:
+    """Clips captioned between journal appends: one batch, or ``AUTO_CHUNK`` for ``auto``."""
+    size = captioner.batch_size
+    return size if isinstance(size, int) else AUTO_CHUNK
 
 
 def captioner_key(cfg: CaptioningConfig) -> str:
@@ -187,16 +205,16 @@ def caption_shard(
     todo = [c for c in clips if c["clip_id"] not in done]
     rows.reused = len(clips) - len(todo)
     signals, labels = _signals_and_labels(store, [c["clip_id"] for c in todo])
-    by_video: dict[str, list[dict]] = {}
-    for clip in todo:
-        by_video.setdefault(clip["video_id"], []).append(clip)
     finished = 0
-    for video_id, video_clips in sorted(by_video.items()):
-        stored = load_samples(Path(video_clips[0]["samples_path"]))
+    # batches run across videos (a GPU wants full batches); one journal append per chunk
+    order = sorted(todo, key=lambda c: c["video_id"])  # stable: clip order kept per video
+    for start in range(0, len(order), _chunk(captioner)):
+        part = order[start : start + _chunk(captioner)]
+        stored = {p: load_samples(Path(p)) for p in sorted({c["samples_path"] for c in part})}
         items = [
             CaptionInput(
                 clip_id=c["clip_id"],
-                samples=clip_samples(stored, c, c),
+                samples=clip_samples(stored[c["samples_path"]], c, c),
                 signals=signals[c["clip_id"]],
                 labels={k: v[0] for k, v in labels[c["clip_id"]].items()},
                 label_confidence={
@@ -204,30 +222,28 @@ def caption_shard(
                 },
                 media=c["media"],
             )
-            for c in video_clips
+            for c in part
         ]
-        for start in range(0, len(items), captioner.batch_size):
-            batch = items[start : start + captioner.batch_size]
-            records = []
-            for item, result in zip(batch, captioner.caption_all(batch), strict=True):
-                ok, reason = qc.check(result)
-                attempts = 1
-                if not ok and result.captioner != "signals":
-                    retry = captioner.caption_all([item])[0]
-                    rows.retried += 1
-                    attempts = 2
-                    retry_ok, retry_reason = qc.check(retry)
-                    if retry_ok or len(retry.caption) > len(result.caption):
-                        result, ok, reason = retry, retry_ok, retry_reason
-                rows.generated_tokens += result.generated_tokens
-                code = reason.value if reason else None
-                records.append(_record(result, ok, code, attempts, item.media))
-            _append(journal, records)  # durable before the next batch starts
-            for record in records:
-                done[record["clip_id"]] = record
-            rows.captioned_now += len(records)
-            finished += len(records)
-            progress(finished, len(todo), video_id)
+        records = []
+        for item, result in zip(items, captioner.caption_all(items), strict=True):
+            ok, reason = qc.check(result)
+            attempts = 1
+            if not ok and result.captioner != "signals":
+                retry = captioner.caption_all([item])[0]
+                rows.retried += 1
+                attempts = 2
+                retry_ok, retry_reason = qc.check(retry)
+                if retry_ok or len(retry.caption) > len(result.caption):
+                    result, ok, reason = retry, retry_ok, retry_reason
+            rows.generated_tokens += result.generated_tokens
+            code = reason.value if reason else None
+            records.append(_record(result, ok, code, attempts, item.media))
+        _append(journal, records)  # durable before the next chunk starts
+        for record in records:
+            done[record["clip_id"]] = record
+        rows.captioned_now += len(records)
+        finished += len(records)
+        progress(finished, len(todo), part[-1]["video_id"])
     for clip in clips:
         record = done[clip["clip_id"]]
         rows.captions.append(

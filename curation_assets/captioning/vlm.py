@@ -41,6 +41,14 @@ from curation_assets.captioning.prefix import (
     check_min_confidence,
     with_camera_prefix,
 )
+from curation_assets.models.accelerate import (
+    AUTO,
+    DTYPES,
+    Batcher,
+    BatchSize,
+    resolve_device,
+    resolve_dtype,
+)
 from curation_assets.signals.frame_spread import spread
 
 DEFAULT_PROMPT = (
@@ -75,8 +83,6 @@ IMAGE_PROMPT = (
 )
 """The prompt for a still image: ``IMAGE_FIELDS`` (HunyuanVideo's fields without camera motion)."""
 
-_DTYPES = ("auto", "float32", "float16", "bfloat16")
-
 
 class VlmCaptioner(Captioner):
     """A transformers image-text-to-text model; loaded lazily on first use, once per instance."""
@@ -89,7 +95,7 @@ class VlmCaptioner(Captioner):
         *,
         dtype: str = "auto",
         device: str = "auto",
-        batch_size: int = 4,
+        batch_size: BatchSize = 4,
         frames_per_clip: int = 4,
         max_new_tokens: int = 320,
         prompt: str = DEFAULT_PROMPT,
@@ -99,10 +105,11 @@ class VlmCaptioner(Captioner):
     ) -> None:
         if not model:
             raise ValueError("model must name a hub id or a local checkpoint folder")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        if batch_size != AUTO and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be >= 1 or 'auto', got {batch_size!r}")
         for label, value in (
-            ("batch_size", batch_size),
             ("frames_per_clip", frames_per_clip),
             ("max_new_tokens", max_new_tokens),
         ):
@@ -126,6 +133,7 @@ class VlmCaptioner(Captioner):
         self.revision = revision
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
+        self._batcher: Batcher | None = None
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -136,22 +144,29 @@ class VlmCaptioner(Captioner):
                 self._loaded = self._load()
             return self._loaded
 
+    def batcher(self) -> Batcher:
+        """``auto``: batches sized from free GPU memory, learnt once per captioner."""
+        if self._batcher is None:
+            device = resolve_device(self.device)
+            self._batcher = Batcher.for_device(self.batch_size, device, cpu_size=4, cap=64)
+        return self._batcher
+
+    def source(self) -> tuple[str, dict]:
+        """Where the weights load from: a hub id's pulled snapshot, offline (ModelNotAvailable
+        names the fix), or a local folder."""
+        from curation_assets.models.runtime import pulled_folder
+
+        folder = pulled_folder(self.model)
+        source = str(folder) if folder else self.model
+        return source, {"local_files_only": True} if folder else {"revision": self.revision}
+
     def _load(self) -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = self.dtype
-        if dtype == "auto":
-            dtype = "bfloat16" if device.startswith("cuda") else "float32"
-        from curation_assets.models.runtime import pulled_folder
-
-        # a hub id loads from its pulled snapshot, offline (ModelNotAvailable names the fix)
-        folder = pulled_folder(self.model)
-        source = str(folder) if folder else self.model
-        where = {"local_files_only": True} if folder else {"revision": self.revision}
+        device = resolve_device(self.device)
+        dtype = resolve_dtype(self.dtype, device)
+        source, where = self.source()
         processor = AutoProcessor.from_pretrained(source, **where)
         processor.tokenizer.padding_side = "left"
         model = AutoModelForImageTextToText.from_pretrained(

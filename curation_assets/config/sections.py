@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation_assets.vocabulary import Content, Motion, Visual
+
+BatchSize = Annotated[int, Field(ge=1)] | Literal["auto"]
+"""A fixed batch, or ``auto``: sized from the GPU's free memory (a fixed size on CPU)."""
+Precision = Literal["auto", "float32", "float16", "bfloat16"]
+"""``auto``: bfloat16 on a GPU that has it, float16 on an older GPU, float32 on CPU."""
+HwDecode = Literal["off", "auto", "cuda", "vaapi", "qsv", "videotoolbox", "d3d11va", "drm"]
 
 
 class Section(BaseModel):
@@ -53,6 +59,11 @@ class ShotsConfig(Section):
     # no clip keeps any of their frames. Longest looked for, in seconds (each side of a fade).
     transitions: bool = True
     transition_max_s: float = Field(2.0, gt=0)
+    # Hardware video decode through PyAV/FFmpeg (media/hw_decode.py): "auto" takes the first
+    # usable device (NVDEC on a CUDA machine ...) and decodes on the CPU where there is none;
+    # "off" (default): a GPU decoder need not be bit-exact with FFmpeg's, so the lineage of the
+    # same file would depend on the machine.
+    hw_decode: HwDecode = "off"
 
 
 class ClipsConfig(Section):
@@ -142,7 +153,8 @@ class VisualConfig(Section):
     aesthetic_clip_pretrained: str | None = None  # hub tag or local checkpoint path
     aesthetic_head_path: str | None = None  # state dict of the head: local, or hf://org/name/file
     aesthetic_head_kind: Literal["linear", "mlp"] = "mlp"
-    device: str = "cpu"
+    device: str = "cpu"  # or "auto": CUDA when torch sees a GPU
+    dtype: Precision = "auto"
 
 
 class ContentConfig(Section):
@@ -150,8 +162,9 @@ class ContentConfig(Section):
     clip_model: str | None = None  # e.g. "ViT-L-14"
     clip_pretrained: str | None = None  # hub tag (e.g. "openai") or local checkpoint path
     clip_model_config: str | None = None  # JSON model config for a custom architecture
-    device: str = "cpu"
-    batch_size: int = Field(32, ge=1)
+    device: str = "cpu"  # or "auto": CUDA when torch sees a GPU
+    dtype: Precision = "auto"
+    batch_size: BatchSize = 32  # frames per forward pass, across the clips of a video
     frames: int = Field(4, ge=1, le=32)  # samples per clip, pooled
     human_prompts: list[str] | None = None  # None -> the built-in taxonomy of human activities
     nonhuman_prompts: list[str] | None = None
@@ -192,9 +205,14 @@ class CaptionQCSettings(Section):
 class CaptioningConfig(Section):
     captioner: Literal["signals", "vlm"] = "signals"  # signals: offline, no weights
     model: str | None = None  # hub id or local path of the VLM, e.g. Qwen/Qwen2.5-VL-7B-Instruct
-    dtype: str = "auto"
+    # vlm through transformers, or vLLM (the [vllm] extra: a GPU, continuous batching)
+    backend: Literal["transformers", "vllm"] = "transformers"
+    dtype: Precision = "auto"
     device: str = "auto"
-    batch_size: int = Field(4, ge=1)
+    batch_size: BatchSize = 4  # clips per generate call ("auto": from free GPU memory)
+    # vLLM only: the share of GPU memory it may take, and the longest prompt + answer
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
+    max_model_len: int = Field(8192, ge=256)
     frames_per_clip: int = Field(4, ge=1, le=32)
     max_new_tokens: int = Field(320, ge=8)
     camera_min_confidence: float = Field(0.7, ge=0, le=1)  # camera-motion prefix above this

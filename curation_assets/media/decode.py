@@ -24,6 +24,7 @@ import numpy as np
 from scenedetect.common import FrameTimecode
 
 from curation_assets.config.sections import SamplesConfig, ShotsConfig
+from curation_assets.media import hw_decode
 from curation_assets.media.damaged_packets import DamageLog, frames_past_damage
 from curation_assets.media.frame_shrink import I420Buffer, scaled_size, shrink_into, upright_copy
 from curation_assets.media.shot_cuts import (
@@ -86,7 +87,10 @@ def single_pass(
 ) -> PassResult:
     """Decode ``path`` once. Raises only when the file cannot be opened at all."""
     started = time.perf_counter()
-    container = av.open(str(path), metadata_errors="ignore")
+    # shots.hw_decode: a GPU decoder where asked for and present (media/hw_decode.py)
+    container = av.open(
+        str(path), metadata_errors="ignore", **hw_decode.open_options(shots.hw_decode)
+    )
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"

@@ -191,19 +191,22 @@ def _meminfo(key: str) -> int | None:
 def decode_info() -> dict:
     import av
 
+    from curation_assets.media import hw_decode
+
     info: dict = {
         "pyav": av.__version__,
         "ffmpeg": getattr(av, "ffmpeg_version_info", None),
         "hw_device_types": [],
         "hw_usable": {},
         "hw_decoders": [],
-        "decode_pass": "software (media/decode.py does not use hardware decoding)",
+        "decode_pass": "software unless shots.hw_decode is auto (first usable device) or a type",
     }
     hwaccel = getattr(getattr(av, "codec", None), "hwaccel", None)
     if hwaccel is not None and hasattr(hwaccel, "hwdevices_available"):
         info["hw_device_types"] = sorted(hwaccel.hwdevices_available())
         for kind in info["hw_device_types"]:
-            info["hw_usable"][kind] = _probe_hwaccel(av, hwaccel, kind)
+            usable, why = hw_decode.probe(kind)
+            info["hw_usable"][kind] = {"usable": usable, "detail": why}
     for name in sorted(getattr(av, "codecs_available", ())):
         if name.endswith(HW_DECODER_SUFFIXES):
             try:
@@ -224,17 +227,6 @@ def _families(decoders: list[str]) -> str:
         codec, family = name.rsplit("_", 1)
         groups.setdefault(family, []).append(codec)
     return "; ".join(f"{family}: {' '.join(codecs)}" for family, codecs in groups.items())
-
-
-def _probe_hwaccel(av, hwaccel, kind: str) -> dict:
-    """Whether an H.264 decoder context opens on this hardware device type here."""
-    try:
-        accel = hwaccel.HWAccel(device_type=kind, allow_software_fallback=False)
-        ctx = av.CodecContext.create("h264", "r", hwaccel=accel)
-        usable = bool(getattr(ctx, "is_hwaccel", False))
-        return {"usable": usable, "detail": "" if usable else "no device of this type"}
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
-        return {"usable": False, "detail": f"{type(exc).__name__}: {exc}"}
 
 
 def extras_info() -> dict:

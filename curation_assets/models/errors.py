@@ -1,4 +1,5 @@
-"""The two errors of the models package: a model a stage needs is not usable, a pull failed."""
+"""The errors of the models package: a model (or the library that runs it) a stage needs is not
+usable, a pull failed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ class ModelNotAvailable(RuntimeError):
     Raised before any library is asked to load it, so the message is the whole story: what is
     missing, for which setting, where it was looked for, and the command that fixes it.
     """
+
+
+VLLM_INSTALL = "run `.venv/bin/pip install -e '.[vllm]'` (Linux, CUDA GPU)"
+
+
+class BackendNotInstalled(ModelNotAvailable):
+    """The configured inference backend (vLLM) is not installed in this environment."""
 
 
 class PullError(RuntimeError):

@@ -3,9 +3,16 @@ the check a model stage runs before it starts."""
 
 from __future__ import annotations
 
+import importlib.util
+
 from curation_assets.config import CurationConfig
 from curation_assets.models.catalog import catalog
-from curation_assets.models.errors import PULL_HINT, ModelNotAvailable
+from curation_assets.models.errors import (
+    PULL_HINT,
+    VLLM_INSTALL,
+    BackendNotInstalled,
+    ModelNotAvailable,
+)
 from curation_assets.models.runtime import activate
 from curation_assets.models.store import UNKNOWN, ModelStore
 
@@ -64,6 +71,7 @@ def require(cfg: CurationConfig, stage: str, store: ModelStore | None = None) ->
     any clip is touched (inside the per-clip loop it would only become one error per clip).
     Also makes the stage's processes load from this cache.
     """
+    _require_backend(cfg, stage)
     store = store or store_for(cfg)
     activate(store.settings)
     rows = [r for r in inventory(cfg, store)["models"] if r["stage"] == stage]
@@ -89,6 +97,17 @@ def require(cfg: CurationConfig, stage: str, store: ModelStore | None = None) ->
             "settings from curation.yaml."
         )
     return rows
+
+
+def _require_backend(cfg: CurationConfig, stage: str) -> None:
+    c = cfg.captioning
+    if stage != "captions" or c.captioner != "vlm" or c.backend != "vllm":
+        return
+    if importlib.util.find_spec("vllm") is None:
+        raise BackendNotInstalled(
+            f"captions: captioning.backend is vllm but vLLM is not installed. To fix: "
+            f"{VLLM_INSTALL}, or set captioning.backend: transformers."
+        )
 
 
 def size_text(size: int | None) -> str:

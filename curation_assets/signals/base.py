@@ -15,7 +15,7 @@ it, and ``from_config`` whether this run wants it (``signals/catalogue.py``).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -136,3 +136,9 @@ class ClipAnalyzer(ABC):
     @abstractmethod
     def analyze(self, clip: ClipSamples) -> Measurement:
         """Raw measurements for one clip. Raise only for a bug; a bad clip is a measurement."""
+
+    def analyze_many(self, clips: Sequence[ClipSamples]) -> list[Measurement]:
+        """One measurement per clip, in order. A model on a GPU overrides this to run the
+        clips of a video through one batched forward pass; if it raises, the runner measures
+        the clips one at a time so only the clip at fault gets an error."""
+        return [self.analyze(clip) for clip in clips]

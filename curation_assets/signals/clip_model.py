@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from curation_assets.models.accelerate import Batcher, autocast
+
 _lock = threading.Lock()
 _models: dict[tuple, tuple[nn.Module, object]] = {}
 _tokenizers: dict[tuple, object] = {}
@@ -59,22 +61,28 @@ def embed_images(
     preprocess,
     images: Sequence[np.ndarray],
     device: str,
-    batch_size: int = 32,
+    batch_size: int | Batcher = 32,
+    dtype: str = "float32",
 ) -> np.ndarray:
-    """(n, d) float32 L2-normalised image embeddings, one row per RGB uint8 image."""
+    """(n, d) float32 L2-normalised image embeddings, one row per RGB uint8 image.
+
+    ``batch_size`` is a fixed size or a ``Batcher`` (``auto``: sized from free GPU memory);
+    ``dtype`` bfloat16/float16 runs the forward passes under autocast."""
     from PIL import Image
 
-    if batch_size < 1:
+    if not isinstance(batch_size, Batcher) and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    rows: list[np.ndarray] = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
+    batcher = batch_size if isinstance(batch_size, Batcher) else Batcher(batch_size)
+
+    def run(chunk: Sequence[np.ndarray]) -> list[np.ndarray]:
         batch = torch.stack([preprocess(Image.fromarray(im)) for im in chunk]).to(device)
-        with torch.inference_mode():
-            rows.append(_normalise(model.encode_image(batch)))
+        with torch.inference_mode(), autocast(device, dtype):
+            return list(_normalise(model.encode_image(batch)))
+
+    rows = batcher.run(images, run)
     if not rows:
         raise ValueError("embed_images needs at least one image")
-    return np.concatenate(rows)
+    return np.stack(rows)
 
 
 def text_vocab_size(model: nn.Module) -> int | None:

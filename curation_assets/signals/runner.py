@@ -19,7 +19,7 @@ from curation_assets.config.sections import ANY_OF_FILTERS
 from curation_assets.media.isolation import Failed, preload, run_isolated
 from curation_assets.media.stored_samples import load_samples
 from curation_assets.selection.thresholds import rules_from_config
-from curation_assets.signals.base import ClipAnalyzer
+from curation_assets.signals.base import ClipAnalyzer, Measurement
 from curation_assets.signals.catalogue import builtin_analyzer_modules
 from curation_assets.signals.registry import build_analyzers
 from curation_assets.signals.samples import clip_samples
@@ -59,43 +59,68 @@ def score_video(job: VideoJob) -> dict:
     scores, labels, errors = [], [], []
     vectors: dict[str, list[tuple[str, np.ndarray]]] = {}
     with_rgb = any(a.uses_rgb for a in analyzers)
-    for clip in job.clips:
-        samples = clip_samples(stored, clip, job.video, with_rgb)
-        still = clip.get("media") == Media.IMAGE
-        for analyzer in analyzers:
-            if still and not analyzer.still_images:
-                continue
-            try:
-                measured = analyzer.analyze(samples)
-            except Exception as exc:  # noqa: BLE001 - recorded for this clip, the shard goes on
-                errors.append((clip["clip_id"], f"{analyzer.name}: {type(exc).__name__}: {exc}"))
-                continue
-            for signal, value in sorted(measured.scores.items()):
-                scores.append(
-                    {
-                        "clip_id": clip["clip_id"],
-                        "signal": signal,
-                        "value": float(value),
-                        "scorer": analyzer.name,
-                        "scorer_version": analyzer.version,
-                    }
-                )
-            for label in measured.labels:
-                labels.append(
-                    {
-                        "clip_id": clip["clip_id"],
-                        "kind": label.kind,
-                        "label": label.label,
-                        "confidence": label.confidence,
-                        "scorer": analyzer.name,
-                    }
-                )
-            for name, vector in (measured.artifacts.get(VECTORS) or {}).items():
-                vectors.setdefault(name, []).append((clip["clip_id"], np.asarray(vector)))
-            keyframe = measured.artifacts.get("keyframe")
-            if keyframe is not None and job.keyframe_dir:
-                _save_keyframe(Path(job.keyframe_dir) / f"{clip['clip_id']}.jpg", keyframe[1])
+    samples = [clip_samples(stored, clip, job.video, with_rgb) for clip in job.clips]
+    measured: dict[tuple[int, int], Measurement] = {}
+    for a, analyzer in enumerate(analyzers):
+        todo = [
+            k
+            for k, clip in enumerate(job.clips)
+            if analyzer.still_images or clip.get("media") != Media.IMAGE
+        ]
+        for k, outcome in zip(todo, _measure(analyzer, [samples[k] for k in todo]), strict=True):
+            if isinstance(outcome, Exception):
+                clip_id = job.clips[k]["clip_id"]
+                errors.append((clip_id, f"{analyzer.name}: {type(outcome).__name__}: {outcome}"))
+            else:
+                measured[(k, a)] = outcome
+    for (k, a), result in sorted(measured.items()):
+        clip, analyzer = job.clips[k], analyzers[a]
+        for signal, value in sorted(result.scores.items()):
+            scores.append(
+                {
+                    "clip_id": clip["clip_id"],
+                    "signal": signal,
+                    "value": float(value),
+                    "scorer": analyzer.name,
+                    "scorer_version": analyzer.version,
+                }
+            )
+        for label in result.labels:
+            labels.append(
+                {
+                    "clip_id": clip["clip_id"],
+                    "kind": label.kind,
+                    "label": label.label,
+                    "confidence": label.confidence,
+                    "scorer": analyzer.name,
+                }
+            )
+        for name, vector in (result.artifacts.get(VECTORS) or {}).items():
+            vectors.setdefault(name, []).append((clip["clip_id"], np.asarray(vector)))
+        keyframe = result.artifacts.get("keyframe")
+        if keyframe is not None and job.keyframe_dir:
+            _save_keyframe(Path(job.keyframe_dir) / f"{clip['clip_id']}.jpg", keyframe[1])
     return {"scores": scores, "labels": labels, "errors": errors, "vectors": vectors}
+
+
+def _measure(analyzer: ClipAnalyzer, clips: list) -> list[Measurement | Exception]:
+    """The analyzer's batched call; when it raises, each clip alone, so an error is recorded for
+    the clip that caused it and the others are still measured."""
+    if not clips:
+        return []
+    try:
+        out = analyzer.analyze_many(clips)
+        if len(out) != len(clips):
+            raise RuntimeError(f"{analyzer.name} returned {len(out)} results for {len(clips)}")
+        return list(out)
+    except Exception:  # noqa: BLE001 - retried clip by clip below
+        results: list[Measurement | Exception] = []
+        for clip in clips:
+            try:
+                results.append(analyzer.analyze(clip))
+            except Exception as exc:  # noqa: BLE001 - recorded for this clip, the shard goes on
+                results.append(exc)
+        return results
 
 
 def _save_keyframe(target: Path, rgb) -> None:

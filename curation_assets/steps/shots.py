@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation_assets.config import CurationConfig, Layout
+from curation_assets.media import hw_decode
 from curation_assets.media.clips import clip_id, plan_clips
 from curation_assets.media.decode import single_pass
 from curation_assets.media.image import image_pass
@@ -76,6 +77,7 @@ def clip_shard(
     batches into the bounded scratch area, each batch deleted once decoded).
     """
     source = source or LocalShardSource(layout.uploads)
+    hw_decode.device_for(cfg.shots.hw_decode)  # a named decoder missing here stops the step
     samples_dir = layout.samples_dir(shard)
     admitted = [v for v in videos if v["status"] == VideoStatus.ADMITTED]
     files = [SourceFile(v["file_name"], v["uri"], v.get("bytes")) for v in admitted]

@@ -31,6 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from curation_assets.models.accelerate import (
+    AUTO,
+    Batcher,
+    BatchSize,
+    resolve_device,
+    resolve_dtype,
+)
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 from curation_assets.signals.frame_spread import spread
 from curation_assets.signals.has_human import has_human_label
@@ -177,6 +184,7 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
             model_config=c.clip_model_config,
             pretrained=c.clip_pretrained,
             device=c.device,
+            dtype=c.dtype,
             batch_size=c.batch_size,
             frames=c.frames,
             **{k: v for k, v in prompts.items() if v},
@@ -187,7 +195,7 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
         model_name: str,
         pretrained: str | None,
         device: str = "cpu",
-        batch_size: int = 32,
+        batch_size: BatchSize = 32,
         frames: int = 4,
         model_config: str | None = None,
         human_prompts: Sequence[str] = HUMAN_PROMPTS,
@@ -195,11 +203,12 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
         unsafe_prompts: Sequence[str] = UNSAFE_PROMPTS,
         safe_prompts: Sequence[str] = SAFE_PROMPTS,
         logit_scale: float = 100.0,
+        dtype: str = "auto",
     ) -> None:
         if frames < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if batch_size != AUTO and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be >= 1 or 'auto', got {batch_size!r}")
         lists = {
             "human_prompts": human_prompts,
             "nonhuman_prompts": nonhuman_prompts,
@@ -209,8 +218,11 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
         for key, prompts in lists.items():
             if not prompts or any(not str(p).strip() for p in prompts):
                 raise ValueError(f"{key} must be a non-empty list of non-empty prompts")
-        self.model_name, self.pretrained, self.device = model_name, pretrained, device
+        self.model_name, self.pretrained = model_name, pretrained
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self.batch_size, self.frames, self.model_config = batch_size, frames, model_config
+        self.batcher = Batcher.for_device(batch_size, self.device, cpu_size=32)
         self.prompts = {key: tuple(str(p) for p in prompts) for key, prompts in lists.items()}
         self.logit_scale = float(logit_scale)
         # which weights and which prompts made a score is part of its lineage
@@ -241,24 +253,53 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
 
     def embed(self, clip: ClipSamples) -> np.ndarray:
         """The pooled clip embedding (unit vector)."""
+        return self.embed_many([clip])[0]
+
+    def embed_many(self, clips: Sequence[ClipSamples]) -> list[np.ndarray]:
+        """Pooled embeddings of clips with samples: their frames go through the model together
+        (on a GPU, in batches sized from free memory)."""
         from curation_assets.signals import clip_model  # torch, on first use
 
         model, preprocess = self._model()
-        images = [clip.rgb[i] for i in spread(len(clip.rgb), self.frames)]
-        frames = clip_model.embed_images(model, preprocess, images, self.device, self.batch_size)
-        pooled = frames.mean(axis=0)
-        return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+        picks = [[clip.rgb[i] for i in spread(len(clip.rgb), self.frames)] for clip in clips]
+        images = [image for frames in picks for image in frames]
+        embedded = clip_model.embed_images(
+            model, preprocess, images, self.device, self.batcher, self.dtype
+        )
+        pooled, start = [], 0
+        for frames in picks:
+            mean = embedded[start : start + len(frames)].mean(axis=0)
+            start += len(frames)
+            pooled.append((mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32))
+        return pooled
 
     def analyze(self, clip: ClipSamples) -> Measurement:
-        if not clip.rgb:
-            return Measurement(scores={})
-        embedding = self.embed(clip)
-        texts = self.text_embeddings()
-        scale = self.logit_scale
-        human = zero_shot_mass(embedding, texts["human_prompts"], texts["nonhuman_prompts"], scale)
-        unsafe = zero_shot_mass(embedding, texts["unsafe_prompts"], texts["safe_prompts"], scale)
-        return Measurement(
-            scores={"human_clip": human, "unsafe_clip": unsafe},
-            labels=[has_human_label(human)],
-            artifacts={"vectors": {"clip_embedding": embedding}},
+        return self.analyze_many([clip])[0]
+
+    def analyze_many(self, clips: Sequence[ClipSamples]) -> list[Measurement]:
+        with_rgb = [clip for clip in clips if clip.rgb]
+        embeddings = (
+            dict(zip(map(id, with_rgb), self.embed_many(with_rgb), strict=True)) if with_rgb else {}
         )
+        texts = self.text_embeddings() if with_rgb else {}
+        scale = self.logit_scale
+        out = []
+        for clip in clips:
+            embedding = embeddings.get(id(clip))
+            if embedding is None:
+                out.append(Measurement(scores={}))
+                continue
+            human = zero_shot_mass(
+                embedding, texts["human_prompts"], texts["nonhuman_prompts"], scale
+            )
+            unsafe = zero_shot_mass(
+                embedding, texts["unsafe_prompts"], texts["safe_prompts"], scale
+            )
+            out.append(
+                Measurement(
+                    scores={"human_clip": human, "unsafe_clip": unsafe},
+                    labels=[has_human_label(human)],
+                    artifacts={"vectors": {"clip_embedding": embedding}},
+                )
+            )
+        return out

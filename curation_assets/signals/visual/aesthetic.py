@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
+from curation_assets.models.accelerate import resolve_device, resolve_dtype
 from curation_assets.models.catalog import HUB_FILE_PREFIX
 from curation_assets.models.runtime import head_file
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
@@ -58,6 +59,7 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
             head_path=v.aesthetic_head_path,
             head_kind=v.aesthetic_head_kind,
             device=v.device,
+            dtype=v.dtype,
         )
 
     def __init__(
@@ -69,6 +71,7 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
         device: str = "cpu",
         frames: int = 4,
         model_config: str | None = None,
+        dtype: str = "auto",
     ) -> None:
         if head_kind not in ("linear", "mlp"):
             raise ValueError(f"unknown aesthetic head kind {head_kind!r}; choose 'linear' or 'mlp'")
@@ -76,7 +79,9 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
             raise ValueError(f"frames must be >= 1, got {frames}")
         if not str(head_path).startswith(HUB_FILE_PREFIX) and not Path(head_path).is_file():
             raise FileNotFoundError(f"aesthetic head not found: {head_path}")
-        self.model_name, self.pretrained, self.device = model_name, pretrained, device
+        self.model_name, self.pretrained = model_name, pretrained
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self.head_path, self.head_kind = str(head_path), head_kind
         self.frames, self.model_config = frames, model_config
         # which weights made a score is part of its lineage
@@ -105,7 +110,8 @@ class LaionAestheticAnalyzer(ClipAnalyzer):
             self.model_name, self.pretrained, self.device, self.model_config
         )
         images = [clip.rgb[i] for i in spread(len(clip.rgb), self.frames)]
-        embeddings = torch.from_numpy(embed_images(model, preprocess, images, self.device))
+        embedded = embed_images(model, preprocess, images, self.device, dtype=self.dtype)
+        embeddings = torch.from_numpy(embedded)
         mean = embeddings.to(self.device).mean(dim=0, keepdim=True)
         mean = mean / mean.norm(dim=-1, keepdim=True)
         with torch.inference_mode():
