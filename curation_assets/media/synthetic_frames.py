@@ -8,7 +8,9 @@ real hard cut (a different texture), only harder to see for a colour-based detec
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,22 @@ import numpy as np
 
 if TYPE_CHECKING:
     from curation_assets.media.synthetic import Shot
+
+
+@contextlib.contextmanager
+def baseline_opencv() -> Iterator[None]:
+    """OpenCV's plain code paths only: its SIMD kernels are chosen per CPU (AVX2, AVX-512 ...)
+    and round differently (cubic resize, HSV->RGB and blends differ by 1 level between them), so
+    the same spec rendered on another machine gave other pixels, other files and other lineage.
+    Process-wide in OpenCV, so it is put back afterwards."""
+    optimized, ipp = cv2.useOptimized(), cv2.ipp.useIPP()
+    cv2.setUseOptimized(False)
+    cv2.ipp.setUseIPP(False)
+    try:
+        yield
+    finally:
+        cv2.ipp.setUseIPP(ipp)
+        cv2.setUseOptimized(optimized)
 
 
 @dataclass
@@ -32,6 +50,11 @@ def make_texture(
     seed: int, width: int, height: int, hue: int | None = None, value: int | None = None
 ) -> np.ndarray:
     """A smooth, contrasty texture of one dominant hue, 2x the frame so a window can move."""
+    with baseline_opencv():
+        return _texture(seed, width, height, hue, value)
+
+
+def _texture(seed: int, width: int, height: int, hue: int | None, value: int | None) -> np.ndarray:
     rng = np.random.default_rng(seed)
     big_w, big_h = width * 2, height * 2
     coarse = rng.random((max(4, big_h // 24), max(4, big_w // 24), 3)).astype(np.float32)
@@ -168,21 +191,24 @@ def _apply_effects(image: np.ndarray, effects: tuple[str, ...], i: int) -> np.nd
 
 
 def render_shot(shot: Shot, seed: int, count: int, width: int, height: int, fps: int):
-    """Yield the RGB frames of one shot (deterministic)."""
-    texture = make_texture(seed, width, height, shot.hue, shot.value)
-    scene = _Scene(texture, shot.motion, np.random.default_rng(seed))
-    if shot.motion == "slideshow":
-        stills = 1 + int(count / (2.5 * fps)) + 1
-        scene.stills = [make_texture(seed * 31 + k, width, height) for k in range(stills)]
+    """Yield the RGB frames of one shot (deterministic: the same pixels on any machine)."""
+    with baseline_opencv():
+        texture = make_texture(seed, width, height, shot.hue, shot.value)
+        scene = _Scene(texture, shot.motion, np.random.default_rng(seed))
+        if shot.motion == "slideshow":
+            stills = 1 + int(count / (2.5 * fps)) + 1
+            scene.stills = [make_texture(seed * 31 + k, width, height) for k in range(stills)]
     if shot.motion == "shake":
         # handheld: zero-mean jitter of a few % of the frame, lightly smoothed over time
         raw = scene.rng.normal(0, 0.04, (count + 2, 2))
         scene.shake = 0.25 * raw[:-2] + 0.5 * raw[1:-1] + 0.25 * raw[2:]
     for i in range(count):
-        if shot.motion == "slideshow":
-            image = np.array(_slideshow_frame(scene, i, count, width, height, fps))
-        else:
-            image = _view(texture, _camera(scene, i, count, width, height), width, height)
-            for k in range(shot.objects):
-                _ball(image, i, count, k)
-        yield np.ascontiguousarray(_apply_effects(image, shot.effects, i))
+        with baseline_opencv():  # not across the yield: the caller's OpenCV stays as it was
+            if shot.motion == "slideshow":
+                image = np.array(_slideshow_frame(scene, i, count, width, height, fps))
+            else:
+                image = _view(texture, _camera(scene, i, count, width, height), width, height)
+                for k in range(shot.objects):
+                    _ball(image, i, count, k)
+            frame = np.ascontiguousarray(_apply_effects(image, shot.effects, i))
+        yield frame
