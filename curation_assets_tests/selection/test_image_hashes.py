@@ -11,6 +11,7 @@ import itertools
 import time
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import polars as pl
 import pytest
@@ -22,7 +23,13 @@ from curation_assets.selection.concepts import cluster_per_kind
 from curation_assets.selection.dedup import DuplicateIndex
 from curation_assets.selection.duplicate_groups import duplicate_groups
 from curation_assets.selection.frames import FrameMatches, ShardKeys
-from curation_assets.signals.content.perceptual_hash import CROP_SCALES, PerceptualHashAnalyzer
+from curation_assets.signals.content.perceptual_hash import (
+    CROP_SCALES,
+    PerceptualHashAnalyzer,
+    centred_crop,
+    crop_hashes,
+    phash_bits,
+)
 from curation_assets.signals.samples import (
     clip_samples_for_file,
     image_samples_for_file,
@@ -104,6 +111,18 @@ def test_image_vectors_layout(photo_vectors) -> None:
     # one sample: the three "frame" hashes of an image are the same
     assert bits(vectors["phash"][:8], vectors["phash"][8:16]) == 0
     assert "phash_frames" not in vectors
+
+
+def test_hashes_are_imagehash_phash_bit_for_bit() -> None:
+    """The analyzer's own pHash (one grey conversion for all crops) gives imagehash's bits:
+    stored hashes stay comparable with those of earlier runs."""
+    for path in real_photos(min_short_side=0):
+        rgb = image_samples_for_file(path).rgb[0]
+        crops = [centred_crop(rgb, keep) for keep in CROP_SCALES]
+        expected = [np.asarray(imagehash.phash(Image.fromarray(c)).hash).ravel() for c in crops]
+        assert np.array_equal(crop_hashes(rgb), np.packbits(expected, axis=1).ravel()), path.name
+        reference = np.asarray(imagehash.phash(Image.fromarray(rgb)).hash).ravel()
+        assert np.array_equal(phash_bits(rgb), reference), path.name
 
 
 def test_reencodes_and_light_crops_land_within_the_radius_distinct_photos_do_not(

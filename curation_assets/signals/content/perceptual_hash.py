@@ -20,7 +20,7 @@ phash_frames (vec) phash                 uint8   video clips only: 16 x 64-bit p
 Measured (``curation_assets_tests/signals/test_content.py``; samples short side 256, 2 cores):
 - pHash, middle hash vs the original 640x360 clip: crf 35 re-encode 0 bits, 320x180 rescale 2,
   brightness x1.1 2; different real photos 30-40; different synthetic scenes 16-26 (one texture
-  generator). Near duplicate: Hamming <= 8 of 64. ~3 ms a hash.
+  generator). Near duplicate: Hamming <= 8 of 64. ~0.9 ms a hash of a 455x256 sample (1 CPU).
 - Still images (skimage's 20 photos with a short side >= 256, through the stored JPEG sample;
   ``curation_assets_tests/selection/test_image_duplicates.py``): a half-size JPEG q70 re-encode
   0-4 bits; a centred crop of 5% off each side 6-22 bits from the original's hash (mostly missed
@@ -31,7 +31,7 @@ Measured (``curation_assets_tests/signals/test_content.py``; samples short side 
   (2-18 bits).
 - ``phash_frames`` let ``near_duplicates`` tell that an image is a frame of a video clip
   (``selection/frames.py``): up to 13 hashes more than the three of ``phash`` (16 hashes of a
-  19-sample clip: 14 ms).
+  19-sample clip: ~14 ms).
 
 A clip with no rgb samples gets no scores and no vectors (stored as "not scored").
 """
@@ -50,17 +50,47 @@ FRAME_HASHES = 16  # hashes of a video clip's samples kept for frame_of (selecti
 
 def phash_bits(image: np.ndarray) -> np.ndarray:
     """The 64-bit DCT perceptual hash of an RGB uint8 image (imagehash.phash), as 64 bools."""
-    import imagehash
+    return grey_phash_bits(grey_of(image))
+
+
+def grey_of(image: np.ndarray):
+    """Pillow's 8-bit grey of an RGB uint8 image: what imagehash.phash hashes. Per pixel, so a
+    crop of it is the grey of the crop: one conversion serves all of an image's crop hashes."""
     from PIL import Image
 
-    return np.asarray(imagehash.phash(Image.fromarray(image)).hash, dtype=bool).reshape(-1)
+    return Image.fromarray(image).convert("L")
+
+
+def grey_phash_bits(grey) -> np.ndarray:
+    """imagehash.phash of a grey Pillow image, step for step (same resize, DCT and median), so
+    the bits are identical; without its RGB conversion and ``ImageHash`` wrapper."""
+    import scipy.fftpack
+    from PIL import Image
+
+    pixels = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS))
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:8, :8]
+    return (dct > np.median(dct)).reshape(-1)
+
+
+def centred_box(width: int, height: int, keep: float) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the centre keeping ``keep`` of the width and the height."""
+    dy, dx = round(height * (1 - keep) / 2), round(width * (1 - keep) / 2)
+    return dx, dy, width - dx, height - dy
 
 
 def centred_crop(image: np.ndarray, keep: float) -> np.ndarray:
     """The centre of ``image`` keeping ``keep`` of its width and of its height."""
     h, w = image.shape[:2]
-    dy, dx = round(h * (1 - keep) / 2), round(w * (1 - keep) / 2)
-    return image[dy : h - dy, dx : w - dx]
+    left, top, right, bottom = centred_box(w, h, keep)
+    return image[top:bottom, left:right]
+
+
+def crop_hashes(image: np.ndarray) -> np.ndarray:
+    """Packed pHashes of the centred crops (``CROP_SCALES``) of an RGB image, 8 bytes each:
+    the same bits as ``packed_hashes`` of the cropped arrays, from one grey conversion."""
+    grey = grey_of(image)
+    boxes = [centred_box(grey.width, grey.height, keep) for keep in CROP_SCALES]
+    return np.concatenate([np.packbits(grey_phash_bits(grey.crop(box))) for box in boxes])
 
 
 def packed_hashes(images) -> np.ndarray:
@@ -102,15 +132,14 @@ class PerceptualHashAnalyzer(ClipAnalyzer):
         if not clip.rgb:
             return Measurement(scores={})
         order = (len(clip.rgb) // 2, 0, len(clip.rgb) - 1)  # middle first
-        bits = [phash_bits(clip.rgb[i]) for i in order]
+        known = {i: phash_bits(clip.rgb[i]) for i in dict.fromkeys(order)}  # one sample: once
+        bits = [known[i] for i in order]
         packed = np.concatenate([np.packbits(b) for b in bits]).astype(np.uint8)
         spread_bits = max(int((a != b).sum()) for i, a in enumerate(bits) for b in bits[i + 1 :])
         vectors = {"phash": packed}
         if clip.end_s <= clip.start_s:  # a still image: one sample, no time span
-            crops = [centred_crop(clip.rgb[order[0]], keep) for keep in CROP_SCALES]
-            vectors["phash_crops"] = packed_hashes(crops)
+            vectors["phash_crops"] = crop_hashes(clip.rgb[order[0]])
         else:
-            known = dict(zip(order, bits, strict=True))
             frames = [
                 known[i] if i in known else phash_bits(clip.rgb[i])
                 for i in spread(len(clip.rgb), FRAME_HASHES)
