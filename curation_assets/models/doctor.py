@@ -39,6 +39,7 @@ OPTIONAL_PACKAGES = (
     ("bitsandbytes", "8-/4-bit VLM weights"),
     ("xformers", "memory-efficient attention"),
     ("onnxruntime-gpu", "PP-OCR text detection on GPU"),
+    ("vllm", "captioning.backend: vllm (extra [vllm]): continuous batching on GPU"),
 )
 
 
@@ -157,18 +158,32 @@ def device_info(cfg: CurationConfig) -> dict:
                 gpu["free_bytes"] = None
                 gpu["error"] = str(exc)
             info["gpus"].append(gpu)
+    from curation_assets.models.accelerate import resolve_dtype
+
     wants = {
-        "visual.device": cfg.visual.device,
-        "content.device": cfg.content.device,
-        "captioning.device": cfg.captioning.device,
+        "visual.device": (cfg.visual.device, cfg.visual.dtype, None),
+        "content.device": (cfg.content.device, cfg.content.dtype, cfg.content.batch_size),
+        "captioning.device": (
+            cfg.captioning.device,
+            cfg.captioning.dtype,
+            cfg.captioning.batch_size,
+        ),
     }
     info["stage_devices"] = {}
-    for key, value in wants.items():
+    for key, (value, dtype, batch) in wants.items():
         effective = ("cuda" if info["cuda"] else "cpu") if value == "auto" else value
         problem = None
         if effective.startswith("cuda") and not info["cuda"]:
             problem = "CUDA is not available here"
-        info["stage_devices"][key] = {"set": value, "runs_on": effective, "problem": problem}
+        computes = resolve_dtype(dtype, effective) if not problem else dtype
+        sizing = None if batch is None else (
+            "from free GPU memory" if batch == "auto" and effective.startswith("cuda") else
+            "fixed" if batch != "auto" else "fixed (auto on CPU)"
+        )  # fmt: skip
+        info["stage_devices"][key] = {
+            "set": value, "runs_on": effective, "problem": problem, "dtype": computes,
+            "batch_size": batch, "batches": sizing,
+        }  # fmt: skip
     return info
 
 
@@ -188,7 +203,9 @@ def _meminfo(key: str) -> int | None:
     return None
 
 
-def decode_info() -> dict:
+def decode_info(hw_setting: str = "off") -> dict:
+    """What FFmpeg here can decode on hardware, and what the single pass will use with
+    ``shots.hw_decode`` = ``hw_setting``."""
     import av
 
     from curation_assets.media import hw_decode
@@ -199,7 +216,7 @@ def decode_info() -> dict:
         "hw_device_types": [],
         "hw_usable": {},
         "hw_decoders": [],
-        "decode_pass": "software unless shots.hw_decode is auto (first usable device) or a type",
+        "decode_pass": _decode_pass(hw_setting),
     }
     hwaccel = getattr(getattr(av, "codec", None), "hwaccel", None)
     if hwaccel is not None and hasattr(hwaccel, "hwdevices_available"):
@@ -219,6 +236,17 @@ def decode_info() -> dict:
         name for name in info["hw_decoders"] if HW_FAMILIES[name.rsplit("_", 1)[1]] in usable
     ]
     return info
+
+
+def _decode_pass(setting: str) -> str:
+    from curation_assets.media import hw_decode
+
+    try:
+        kind = hw_decode.device_for(setting)
+    except hw_decode.HwDecodeUnavailable as exc:
+        return f"stops: {exc}"
+    where = f"hardware ({kind})" if kind else "software (CPU)"
+    return f"{where}, shots.hw_decode: {setting}"
 
 
 def _families(decoders: list[str]) -> str:
@@ -271,7 +299,7 @@ def doctor(cfg: CurationConfig, store: ModelStore | None = None) -> dict:
         "signals": signal_plan(cfg, inv),
         "models": inv,
         "device": device_info(cfg),
-        "decode": decode_info(),
+        "decode": decode_info(cfg.shots.hw_decode),
         "extras": extras_info(),
     }
 
@@ -310,7 +338,11 @@ def render(report: dict) -> str:
         )
     for key, dev in d["stage_devices"].items():
         problem = f"  PROBLEM: {dev['problem']}" if dev["problem"] else ""
-        out.append(f"  {key} = {dev['set']} -> runs on {dev['runs_on']}{problem}")
+        batches = f", batch {dev['batch_size']}: {dev['batches']}" if dev["batches"] else ""
+        out.append(
+            f"  {key} = {dev['set']} -> runs on {dev['runs_on']} in {dev['dtype']}"
+            f"{batches}{problem}"
+        )
     dec = report["decode"]
     usable = [k for k, v in dec["hw_usable"].items() if v["usable"]]
     out += [
