@@ -131,7 +131,7 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
     still_images = False
     name: ClassVar[str] = "optical_flow"
     uses_rgb: ClassVar[bool] = False
-    version: ClassVar[str] = "3"
+    version: ClassVar[str] = "4"
     order = 10
     declares = (
         Signal("motion_mean", "mean flow magnitude over all pixels of all sample pairs",
@@ -212,7 +212,11 @@ class OpticalFlowAnalyzer(ClipAnalyzer):
         for i in range(pairs):
             flow = dis.calc(frames[i], frames[i + 1], None)
             flow *= 1.0 / (w * dt[i])
-            mag = cv2.magnitude(flow[..., 0], flow[..., 1])
+            # not cv2.magnitude: its SIMD body and scalar tail round differently (FMA) and the
+            # split depends on where its temporary copies land in memory, so the same flow gave
+            # means 1 ulp apart from run to run; NumPy's IEEE ops round the same everywhere
+            fx, fy = flow[..., 0], flow[..., 1]
+            mag = np.sqrt(fx * fx + fy * fy)
             mean[i] = float(mag.mean())
             moving[i] = np.count_nonzero(mag > MOVING_SPEED) / pixels
             luma[i] = cv2.norm(frames[i], frames[i + 1], cv2.NORM_L1) / pixels
