@@ -139,13 +139,9 @@ def _fades(thumbs: np.ndarray, ny: int, s: TransitionSettings) -> list[Transitio
         start = _ramp_start(dist[: i - lo][::-1])
         end = _ramp_start(dist[j - lo :])
         a, b = i - start, j + end
-        # a fade leaves or reaches a picture: dark footage whose flat stretches merely dip
-        # under ``solid_std`` never differs from its own "fade colour" by a shot change
-        around = dist[: max(0, i - lo)].tolist() + dist[j - lo :].tolist()
-        if max(around, default=0.0) < s.min_change:
-            i = j
-            continue
-        if (start >= 2 or end >= 2) or (i > 0 and j < n):
+        # a fade leaves or reaches a picture: dark footage dipping under ``solid_std`` does not
+        picture = max(dist[: max(0, i - lo)].max(initial=0), dist[j - lo :].max(initial=0))
+        if picture >= s.min_change and ((start >= 2 or end >= 2) or (i > 0 and j < n)):
             kind = "fade_black" if colour[i] == 1 else "fade_white"
             conf = float(np.clip(1.0 - std[i:j].mean() / (2 * s.solid_std), 0.0, 1.0))
             out.append(Transition(int(a), int(b), kind, round(conf, 3)))
