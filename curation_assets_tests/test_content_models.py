@@ -3,35 +3,23 @@ through curation.yaml by the production code path, end to end into the global as
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import dagster as dg
-import open_clip
-import torch
 
 from curation_assets.config import Layout
 from curation_assets.definitions import GLOBAL_ASSETS, PER_SHARD_ASSETS
 from curation_assets.media.synthetic import Shot, VideoSpec, write_video
 from curation_assets.resources import CurationResource, store_for
 from curation_assets.storage.vectors import load_vectors
+from curation_assets_tests.tiny_clip import save_tiny_clip
 
 TINY = "tiny-vit-pipeline-test"
-TINY_CFG = {  # text tower takes CLIP's 49408-token BPE ids (open_clip's default tokenizer)
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 
 
 def test_open_clip_weights_flow_through_content_filter_and_dedup(tmp_path: Path) -> None:
     models = tmp_path / "models"
-    models.mkdir()
-    config = models / f"{TINY}.json"
-    config.write_text(json.dumps(TINY_CFG))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    torch.save(open_clip.create_model(TINY).state_dict(), models / "tiny.pt")
+    config = save_tiny_clip(models, TINY, checkpoint="tiny.pt")["config"]
 
     home = tmp_path / "home"
     folder = Layout(home).shard_uploads("clipped")

@@ -10,7 +10,6 @@ GPU): the prompts come from the real Qwen2-VL processor's chat template.
 
 from __future__ import annotations
 
-import json
 import sys
 import types
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import open_clip
 import pytest
 import torch
 
@@ -43,6 +41,7 @@ from curation_assets.models.errors import BackendNotInstalled
 from curation_assets.signals import clip_model
 from curation_assets.signals.content.clip_embedding import ClipEmbeddingAnalyzer
 from curation_assets.signals.samples import clip_samples_for_file
+from curation_assets_tests.tiny_clip import save_tiny_clip
 
 
 class SimulatedOOM(RuntimeError):
@@ -172,22 +171,11 @@ def test_batch_size_setting_accepts_auto() -> None:
 # -- embeddings ----------------------------------------------------------------------------
 
 TINY = "tiny-vit-gpu-path-test"
-TINY_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("tiny_clip_gpu_path")
-    config = folder / f"{TINY}.json"
-    config.write_text(json.dumps(TINY_CFG), encoding="utf-8")
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    torch.save(open_clip.create_model(TINY).state_dict(), folder / "tiny_clip.pt")
-    return {"config": config, "checkpoint": folder / "tiny_clip.pt"}
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny_clip_gpu_path"), TINY)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ production ``ViT-L-14`` checkpoint would be.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -22,24 +21,16 @@ from curation_assets.signals.aesthetic_head import AestheticMLP, load_head
 from curation_assets.signals.base import ClipSamples
 from curation_assets.signals.visual.aesthetic import LaionAestheticAnalyzer
 from curation_assets_tests.clips import random_clip
+from curation_assets_tests.tiny_clip import save_tiny_clip
 
 TINY = "tiny-vit-test"
-TINY_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 512, "width": 32, "heads": 2, "layers": 1},
-}
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("tiny_clip")
-    config = folder / f"{TINY}.json"
-    config.write_text(json.dumps(TINY_CFG), encoding="utf-8")
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model = open_clip.create_model(TINY)
-    torch.save(model.state_dict(), folder / "tiny_clip.pt")
+    saved = save_tiny_clip(folder, TINY, vocab_size=512)
+    config = saved["config"]
     torch.manual_seed(1)
     torch.save(torch.nn.Linear(32, 1).state_dict(), folder / "linear_head.pth")
     torch.save(AestheticMLP(32).state_dict(), folder / "mlp_head.pth")

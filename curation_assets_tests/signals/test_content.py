@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import open_clip
 import pytest
-import torch
 from skimage import data as skdata
 
 from curation_assets.media.synthetic import Shot, VideoSpec, encode_frames, write_video
@@ -29,6 +28,8 @@ from curation_assets.signals.content.clip_embedding import (
 from curation_assets.signals.content.perceptual_hash import PerceptualHashAnalyzer, hamming
 from curation_assets.signals.content.thumbnail_embedding import ThumbnailEmbeddingAnalyzer
 from curation_assets.signals.samples import clip_samples_for_file
+from curation_assets_tests.tiny_clip import TINY_CLIP_CFG as TINY_CFG
+from curation_assets_tests.tiny_clip import save_tiny_clip
 
 SCENE_SEEDS = (11, 12, 13, 14)
 NEAR_DUPLICATE_RADIUS = 8  # middle-hash Hamming distance of copies of the same footage
@@ -196,26 +197,13 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ClipSamples]:
 # --- open_clip embedding with a tiny random model -----------------------------------------------
 
 TINY = "tiny-vit-content-test"
-# CLIP's BPE vocabulary (49408): get_tokenizer() gives the standard SimpleTokenizer for a custom
-# config, so the text tower must accept its ids.
-TINY_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 UNSAFE = ("graphic violence", "gore")
 SAFE = ("a landscape", "an everyday activity")
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("tiny_clip_content")
-    config = folder / f"{TINY}.json"
-    config.write_text(json.dumps(TINY_CFG), encoding="utf-8")
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    torch.save(open_clip.create_model(TINY).state_dict(), folder / "tiny_clip.pt")
-    return {"config": config, "checkpoint": folder / "tiny_clip.pt"}
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny_clip_content"), TINY)
 
 
 def _clip_analyzer(tiny) -> ClipEmbeddingAnalyzer:
