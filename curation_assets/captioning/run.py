@@ -72,8 +72,14 @@ def _chunk(captioner: Captioner) -> int:
 
 
 def captioner_key(cfg: CaptioningConfig) -> str:
-    """Journal name: a change of captioner, model or prompt settings starts a new journal."""
-    settings = cfg.model_dump(exclude={"qc", "eligible_after"})
+    """Journal name: a change of captioner, model or prompt settings starts a new journal.
+
+    vLLM's memory share and context length change no caption, and the default backend is left
+    out, so journals written before backends existed keep their name (nothing re-captioned)."""
+    unused = {"qc", "eligible_after", "gpu_memory_utilization", "max_model_len"}
+    if cfg.backend == "transformers":
+        unused.add("backend")
+    settings = cfg.model_dump(exclude=unused)
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     return f"{cfg.captioner}-{digest}"
 
@@ -208,8 +214,9 @@ def caption_shard(
     finished = 0
     # batches run across videos (a GPU wants full batches); one journal append per chunk
     order = sorted(todo, key=lambda c: c["video_id"])  # stable: clip order kept per video
-    for start in range(0, len(order), _chunk(captioner)):
-        part = order[start : start + _chunk(captioner)]
+    chunk = _chunk(captioner)
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
         stored = {p: load_samples(Path(p)) for p in sorted({c["samples_path"] for c in part})}
         items = [
             CaptionInput(

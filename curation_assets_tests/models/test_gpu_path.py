@@ -406,3 +406,14 @@ def test_a_named_hw_decoder_missing_here_is_a_clear_error() -> None:
     kind = _unusable_type()
     with pytest.raises(hw_decode.HwDecodeUnavailable, match="curate doctor"):
         hw_decode.device_for(kind)
+
+
+def test_caption_journals_keep_their_name_and_vllm_gets_its_own() -> None:
+    """The name journals had before backends existed (no clip captioned twice on upgrade)."""
+    from curation_assets.captioning.run import captioner_key
+
+    default = CaptioningConfig()
+    assert captioner_key(default) == "signals-af9e6efecfe2"
+    roomier = default.model_copy(update={"gpu_memory_utilization": 0.5, "max_model_len": 4096})
+    assert captioner_key(roomier) == captioner_key(default)
+    assert captioner_key(default.model_copy(update={"backend": "vllm"})) != captioner_key(default)
