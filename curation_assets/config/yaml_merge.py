@@ -6,10 +6,18 @@ from pathlib import Path
 
 import yaml
 
+# libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster (a run
+# reads its curation.yaml once per step and per resource call, ~50 times in a global run)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml_text(text: str):
+    return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
+
 
 def read_yaml(path: Path) -> dict:
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = load_yaml_text(fh.read()) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return data

@@ -36,7 +36,7 @@ def load_pool(
     ``clip_ids`` restricts the pool (a child stage selects from its parent's members)."""
     signals = sorted(set(signals) | {Content.CONCEPT_WEIGHT.value})
     kinds = sorted(set(label_kinds))
-    con = store.connect()
+    con = store.connect(["clips", "videos", "scores", "clip_labels", "decisions", "captions"])
     try:
         restrict = ""
         if clip_ids is not None:

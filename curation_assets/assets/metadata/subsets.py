@@ -95,10 +95,17 @@ def media_counts(selection: StageSelection, reasons: pl.DataFrame) -> dict:
 
 
 def funnel_png(funnel: pl.DataFrame, title: str) -> bytes:
-    fig = Figure(figsize=(6.0, 0.28 * funnel.height + 0.9), dpi=80)
+    height_in = 0.28 * funnel.height + 0.9
+    fig = Figure(figsize=(6.0, height_in), dpi=80)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
     steps = funnel["step"].to_list()[::-1]
+    # margins from the longest step name (7 pt text, ~0.55 em a character) instead of
+    # tight_layout, which draws the whole figure once more to measure it
+    label_in = 0.2 + max((len(str(s)) for s in steps), default=0) * 7 * 0.55 / 72
+    fig.subplots_adjust(
+        left=min(0.6, label_in / 6.0), right=0.97, bottom=0.5 / height_in, top=1 - 0.3 / height_in
+    )
+    ax = fig.add_subplot()
     shares = (funnel["share_of_pool"] * 100).to_list()[::-1]
     ax.barh(steps, shares, color="#4c78a8")
     for y, share in enumerate(shares):
@@ -107,7 +114,6 @@ def funnel_png(funnel: pl.DataFrame, title: str) -> bytes:
     ax.set_xlabel("% of the stage's pool remaining", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.tick_params(labelsize=7)
-    fig.tight_layout(pad=0.4)
     buf = BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
@@ -122,8 +128,15 @@ def distributions_png(
     if not signals:
         return None
     chosen = pool["clip_id"].is_in(members["clip_id"].implode())
-    fig = Figure(figsize=(3.0 * len(signals), 2.4), dpi=80)
+    width_in = 3.0 * len(signals)
+    fig = Figure(figsize=(width_in, 2.4), dpi=80)
     FigureCanvasAgg(fig)
+    # fixed margins instead of tight_layout (which draws the figure once more to measure it):
+    # ~0.45 in for the count labels, 0.3 in between panels
+    fig.subplots_adjust(
+        left=0.45 / width_in, right=1 - 0.1 / width_in, bottom=0.13, top=0.9,
+        wspace=0.3 / (3.0 - 0.55),
+    )  # fmt: skip
     for i, signal in enumerate(signals, start=1):
         ax = fig.add_subplot(1, len(signals), i)
         values = pool[signal].cast(pl.Float64)
@@ -133,12 +146,14 @@ def distributions_png(
         for mask, label, colour in ((chosen, "selected", "#4c78a8"), (~chosen, "not", "#e45756")):
             data = values.filter(mask).drop_nulls().to_numpy()
             data = data[np.isfinite(data)]
-            if data.size:
-                ax.hist(data, bins=bins, alpha=0.6, label=f"{label} ({data.size})", color=colour)
+            if data.size:  # one filled outline per histogram, not a patch per bin
+                ax.hist(
+                    data, bins=bins, alpha=0.6, label=f"{label} ({data.size})", color=colour,
+                    histtype="stepfilled",
+                )  # fmt: skip
         ax.set_title(signal, fontsize=8)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)
-    fig.tight_layout(pad=0.4)
     buf = BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
