@@ -138,22 +138,40 @@ class LineageStore:
         self.catalog_path.parent.mkdir(parents=True, exist_ok=True)
         # the table list is part of the stamp: a catalog made before a table existed gains its view
         stamp = f"{CATALOG_VERSION}:{self.parts_dir}:{','.join(TABLES)}"
+        if _CATALOGS_SEEN.get(self.catalog_path) == (stamp, _file_state(self.catalog_path)):
+            return self.catalog_path  # checked in this process and not touched since
         for attempt in range(attempts):
             try:
                 if self.catalog_path.exists():
                     with duckdb.connect(str(self.catalog_path), read_only=True) as con:
-                        if _catalog_stamp(con) == stamp:
-                            return self.catalog_path
+                        current = _catalog_stamp(con) == stamp
+                    if current:
+                        _CATALOGS_SEEN[self.catalog_path] = (stamp, _file_state(self.catalog_path))
+                        return self.catalog_path
                 with duckdb.connect(str(self.catalog_path)) as con:
                     for table in TABLES:
                         con.execute(self._view_sql(table))
                     con.execute("CREATE OR REPLACE TABLE catalog_info (stamp VARCHAR)")
                     con.execute("INSERT INTO catalog_info VALUES (?)", [stamp])
+                _CATALOGS_SEEN[self.catalog_path] = (stamp, _file_state(self.catalog_path))
                 return self.catalog_path
             except duckdb.IOException:
                 # another process holds the file for a moment; try again
                 time.sleep(0.05 * (attempt + 1))
         raise RuntimeError(f"could not open {self.catalog_path} after {attempts} attempts")
+
+
+# catalog file -> (stamp, file state) when this process last found it current: opening the file
+# to read its stamp costs ~20 ms, and every asset makes sure of it
+_CATALOGS_SEEN: dict[Path, tuple[str, tuple[int, int, int] | None]] = {}
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def tables_in(sql: str) -> list[str]:

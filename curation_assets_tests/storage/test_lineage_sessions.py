@@ -74,3 +74,21 @@ def test_a_forked_child_reads_with_its_own_database(tmp_path):
     assert out.get(timeout=120) == 2
     child.join(timeout=120)
     assert child.exitcode == 0
+
+
+def test_the_catalog_is_remade_when_removed_or_stale_after_this_process_checked_it(tmp_path):
+    import duckdb
+
+    store = _store(tmp_path)
+    store.replace("shot_clips", "s1", {"clips": [_clip("c0")]})
+    catalog = store.ensure_catalog()
+    assert store.ensure_catalog() == catalog  # checked once: the second call trusts the file
+    catalog.unlink()
+    store.ensure_catalog()
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM clips").fetchone() == (1,)
+    with duckdb.connect(str(catalog)) as con:  # another version of the project wrote it
+        con.execute("UPDATE catalog_info SET stamp = 'old'")
+    store.ensure_catalog()
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        assert con.execute("SELECT stamp FROM catalog_info").fetchone() != ("old",)

@@ -66,6 +66,7 @@ import cv2
 import numpy as np
 
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
+from curation_assets.signals.order_stats import PixelOrder
 from curation_assets.signals.visual.borders import measure_borders
 
 MIN_SAMPLES = 6  # fewer samples cannot tell "fixed" from "not moving yet" (clips >= 4 s: 8)
@@ -144,11 +145,12 @@ def _evidence(grey: np.ndarray, valid: np.ndarray) -> _Maps:
     n, h, w = grey.shape
     gx = np.stack([cv2.Sobel(f, cv2.CV_32F, 1, 0, ksize=3) for f in grey]) / 8.0
     gy = np.stack([cv2.Sobel(f, cv2.CV_32F, 0, 1, ksize=3) for f in grey]) / 8.0
-    mx, my = np.median(gx, axis=0), np.median(gy, axis=0)
+    # numpy's median / quantile over the samples, computed from one sort per pixel (order_stats)
+    mx, my = PixelOrder(gx).median(), PixelOrder(gy).median()
     strength = np.hypot(mx, my)
     ux, uy = mx / (strength + 1e-6), my / (strength + 1e-6)
-    persistent = np.quantile(gx * ux + gy * uy, PERSIST_Q, axis=0)
-    change = np.abs(grey - np.median(grey, axis=0)).mean(axis=0)
+    persistent = PixelOrder(gx * ux + gy * uy).quantile(PERSIST_Q)
+    change = np.abs(grey - PixelOrder(grey).median()).mean(axis=0)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     sides = [
         cv2.remap(change, xx + s * ux, yy + s * uy, cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
