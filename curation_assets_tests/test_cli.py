@@ -92,6 +92,27 @@ def test_clear_errors_for_bad_shards(home: Path, capsys: pytest.CaptureFixture[s
     assert main(["explain", "nothing-here"]) == 1
 
 
+def test_the_command_exits_with_mains_code_and_its_whole_output(home: Path) -> None:
+    """``curate`` skips the interpreter's teardown (cli.run): the exit code is still main's and
+    piped output (block-buffered) still arrives whole."""
+    env = {**os.environ, "CURATION_HOME": str(home)}
+    curate = [sys.executable, "-m", "curation_assets.cli"]
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*curate, *args], env=env, capture_output=True, text=True)
+
+    helped = call("--help")
+    assert helped.returncode == 0
+    assert "doctor" in helped.stdout and "usage: curate" in helped.stdout
+    missing = call("run", "--shard", "missing")
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert "no shard 'missing'" in missing.stderr
+    assert call("no-such-command").returncode == 2
+    doctor = call("doctor", "--json")  # several kB through a pipe: all of it, valid JSON
+    assert doctor.returncode == 0
+    assert {"config", "signals", "models", "device", "decode"} <= set(json.loads(doctor.stdout))
+
+
 def test_two_shards_run_at_the_same_time_lose_no_rows(home: Path, tmp_path: Path) -> None:
     env = {**os.environ, "CURATION_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()
