@@ -95,21 +95,20 @@ def run() -> None:
     before any other, so it runs after every other one (multiprocessing's, logging's, Dagster's)
     has, once the output is flushed. Only this entry point does it: ``main`` stays an ordinary
     function for callers in process (tests)."""
-    outcome = {"code": 1}
+    code = 1
 
     def leave() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(outcome["code"])
+        os._exit(code)
 
     atexit.register(leave)
     try:
-        outcome["code"] = main()
+        code = main()
     except SystemExit as exc:  # argparse's usage errors, --help
-        code = exc.code
-        outcome["code"] = code if isinstance(code, int) else (0 if code is None else 1)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         raise
     except KeyboardInterrupt:
-        outcome["code"] = 130
+        code = 130
         raise
-    sys.exit(outcome["code"])
+    sys.exit(code)

@@ -11,13 +11,9 @@ import yaml
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_yaml_text(text: str):
-    return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
-
-
 def read_yaml(path: Path) -> dict:
     with open(path, encoding="utf-8") as fh:
-        data = load_yaml_text(fh.read()) or {}
+        data = yaml.load(fh, Loader=SAFE_LOADER) or {}  # a safe loader
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return data
