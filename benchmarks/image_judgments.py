@@ -393,7 +393,23 @@ def _score(judgment: str, j: Judged) -> str:
         return f"a{s.get('text_area', -1):.3f} box{s.get('text_box_area', -1):.3f}"
     if judgment == "sharpness":
         return f"{s.get('sharpness', -1):.1f}"
-    return f"b{s.get('brightness', -1):.3f} c{s.get('clipped_fraction', -1):.2f}"
+    return (
+        f"b{s.get('brightness', -1):.3f} c{s.get('clipped_fraction', -1):.2f} "
+        f"h{s.get('highlights', -1):.2f}"
+    )
+
+
+def _pass_rule(signals: dict[str, dict[str, float]]) -> str:
+    """``{signal: {min, max}}`` as "lo <= signal <= hi, ..." (the gate a clip must pass)."""
+    parts = []
+    for name, lim in signals.items():
+        lo, hi = lim.get("min"), lim.get("max")
+        parts.append(
+            (f"{lo:g} <= " if lo is not None else "")
+            + name
+            + (f" <= {hi:g}" if hi is not None else "")
+        )
+    return ", ".join(parts)
 
 
 EVIDENCE = {
@@ -401,7 +417,7 @@ EVIDENCE = {
     "has_human": "label, person_score p, face_score f",
     "text_overlay": "text_area a, text_box_area box",
     "sharpness": "sharpness",
-    "exposure": "brightness b, clipped_fraction c",
+    "exposure": "brightness b, clipped_fraction c, highlights h",
 }
 
 
@@ -416,9 +432,7 @@ def report(cases: list[Case], judged: dict[str, Judged], cfg: CurationConfig, ex
             f"{sig} > {lim['max']:g}" for sig, lim in gates["text_overlay"].items()
         ),
         "sharpness": f"sharpness < {gates['sharpness']['sharpness']['min']:g}",
-        "exposure": "brightness {min:g}-{max:g}, clipped <= {c:g}".format(
-            **gates["exposure"]["brightness"], c=gates["exposure"]["clipped_fraction"]["max"]
-        ),
+        "exposure": "fails unless " + _pass_rule(gates["exposure"]),
     }
     print(
         f"\n{'judgment':<22} {'signal (packaged curation.yaml, image gates)':<40} "

@@ -7,7 +7,7 @@ JPEG sample, the still-image analyzers of visual_filter and content_filter, the 
 gates; then the image index (``DuplicateIndex``, crop hashes) and ``FrameMatches``. The floors are
 the precision / recall measured on this subset (2 cores, packaged thresholds) minus a margin of
 about one case: a regression fails, an improvement passes. The full benchmark's numbers and the
-known gaps (small captions, motion blur, -3/-4 stops, one-sided crops, mirrors) are in its output.
+known gaps (small captions, motion blur, +2 stops, one-sided crops, mirrors) are in its output.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _person(person: str, height: float, scene: str) -> Case:
 
 
 PEOPLE = ("astronaut", "camera", "grace_hopper", "bikes@38")
-NO_PEOPLE = ("chelsea", "coffee", "rocket", "motorcycle", "coins", "bunny@60")
+NO_PEOPLE = ("chelsea", "coffee", "rocket", "motorcycle", "coins", "bunny@60", "hubble_deep_field")
 CASES = (
     [_clean(s) for s in PEOPLE + NO_PEOPLE]
     + [_person("astronaut", 0.6, "grass"), _person("grace_hopper", 0.35, "grass")]
@@ -71,7 +71,8 @@ CASES = (
     + [blur_case("chelsea", "gauss 2%"), blur_case("rocket", "defocus 2%")]
     + [blur_case("coffee", "motion 4%")]  # missed: a horizontal streak keeps vertical detail
     + [exposure_case("chelsea", -6), exposure_case("coffee", -5), exposure_case("motorcycle", 3)]
-    + [exposure_case("coffee", -3), exposure_case("chelsea", 2)]  # both missed
+    + [exposure_case("coffee", -3), exposure_case("grace_hopper", -3)]  # no highlights left
+    + [exposure_case("chelsea", 2)]  # missed: +2 stops of a mid-key photo clips only 22 %
     + [exposure_case("coffee", -1), exposure_case("motorcycle", 1)]
     + [small_case("coffee", 200), small_case("coffee", 255), small_case("coffee", 256)]
     + [
@@ -86,7 +87,8 @@ MEASURED = {
     "has_human": (1.0, 0.91),  # 10 of 11 (4 photos, 4 astronaut copies, 2 of 3 collages)
     "text_overlay": (1.0, 1.0),  # 4 of 4: meme, 8% caption, 7% news bar (text_box_area)
     "sharpness": (1.0, 0.8),  # 4 of 5: the motion streak missed
-    "exposure": (1.0, 0.6),  # -6, -5, +3 stops found; -3, +2 missed
+    "exposure": (1.0, 0.83),  # -6, -5, +3 and both -3 stops found, +2 missed; the Hubble deep
+    # field (mean luma 0.08, its stars bright) passes
 }
 
 

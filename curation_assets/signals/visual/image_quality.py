@@ -21,6 +21,14 @@ dark_fraction       classical_       0-1        share of luma < 16; clean 0, dar
                     quality
 clipped_fraction    classical_       0-1        share of pixels with >= 2 channels > 250 (blown
                     quality                     highlights); clean 0.002, bright:3 0.83, title 0.10
+highlights          classical_       0-1        99th percentile of luma / 255: how bright the
+                    quality                     brightest parts are. An underexposed picture has
+                                                none; a night scene or a deep-sky photo keeps its
+                                                lights. Real photos (cases of benchmarks/
+                                                image_judgments.py): 3-6 stops under 0.06-0.38,
+                                                1 stop under and clean 0.45-1.0 (Hubble deep
+                                                field 0.59 with a mean of 0.08). The image
+                                                exposure gate uses it
 contrast            classical_       0-~0.5     std of luma / 255; clean 0.13, dark:0.15 0.02
                     quality
 colorfulness        classical_       0-1        Hasler-Suesstrunk M / 100, clipped; clean 0.83,
@@ -65,6 +73,7 @@ class QualityStats:
     brightness: np.ndarray  # mean luma / 255
     dark_fraction: np.ndarray  # share of luma < 16
     clipped_fraction: np.ndarray  # share of pixels with >= 2 of 3 channels > 250 (blown out)
+    highlights: np.ndarray  # 99th percentile of luma / 255
     contrast: np.ndarray  # std of luma / 255
     colorfulness: np.ndarray  # Hasler-Suesstrunk M / 100, clipped to 1
     borders: Borders
@@ -80,6 +89,7 @@ class QualityStats:
             "brightness": float(np.mean(self.brightness)),
             "dark_fraction": float(np.mean(self.dark_fraction)),
             "clipped_fraction": float(np.mean(self.clipped_fraction)),
+            "highlights": float(np.mean(self.highlights)),
             "contrast": float(np.mean(self.contrast)),
             "colorfulness": float(np.mean(self.colorfulness)),
         }
@@ -105,6 +115,13 @@ def colorfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg_std, yb_std) + 0.3 * np.hypot(rg_mean, yb_mean))
 
 
+def luma_percentile(luma: np.ndarray, share: float) -> int:
+    """The lowest grey level with at least ``share`` of the pixels at or below it (from a
+    256-bin histogram: exact, and the same on every machine)."""
+    counts = cv2.calcHist([luma], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    return int(np.searchsorted(np.cumsum(counts), share * luma.size))
+
+
 _last = threading.local()  # one-entry memo: QualityAnalyzer and TechnicalQualityAnalyzer share
 
 
@@ -125,7 +142,7 @@ def quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int)
 
 def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int) -> QualityStats:
     borders = measure_borders(rgb)
-    columns: dict[str, list[float]] = {k: [] for k in ("sh", "br", "dk", "cl", "co", "cf")}
+    columns: dict[str, list[float]] = {k: [] for k in ("sh", "br", "dk", "cl", "hi", "co", "cf")}
     for image in rgb:
         small = _resize_short_side(borders.crop(image, inset=BAR_INSET), short_side)
         luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
@@ -138,6 +155,7 @@ def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int
         columns["dk"].append(cv2.countNonZero(cv2.compare(luma, 16, cv2.CMP_LT)) / pixels)
         clipped = cv2.compare(_middle_channel(small), 250, cv2.CMP_GT)
         columns["cl"].append(cv2.countNonZero(clipped) / pixels)
+        columns["hi"].append(luma_percentile(luma, 0.99) / 255.0)
         columns["co"].append(std / 255.0)
         columns["cf"].append(min(1.0, colorfulness(small) / 100.0))
     arrays = {k: np.asarray(v, np.float64) for k, v in columns.items()}
@@ -147,6 +165,7 @@ def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int
         brightness=arrays["br"],
         dark_fraction=arrays["dk"],
         clipped_fraction=arrays["cl"],
+        highlights=arrays["hi"],
         contrast=arrays["co"],
         colorfulness=arrays["cf"],
         borders=borders,
@@ -163,7 +182,7 @@ class QualityAnalyzer(ClipAnalyzer):
     """
 
     name = "classical_quality"
-    version = "1"
+    version = "2:highlights"
     order = 40
     declares = (
         Signal(
@@ -195,6 +214,13 @@ class QualityAnalyzer(ClipAnalyzer):
             better="lower",
             range=(0.0, 1.0),
             gate=(None, 0.3),
+        ),
+        Signal(
+            "highlights",
+            "99th percentile of luma: an underexposed picture has no bright parts",
+            unit="0-1",
+            better="higher",
+            range=(0.0, 1.0),
         ),
         Signal("contrast", "standard deviation of luma", unit="0-1", range=(0.0, 1.0)),
         Signal(
