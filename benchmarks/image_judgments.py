@@ -392,7 +392,7 @@ def _score(judgment: str, j: Judged) -> str:
     if judgment == "text_overlay":
         return f"a{s.get('text_area', -1):.3f} box{s.get('text_box_area', -1):.3f}"
     if judgment == "sharpness":
-        return f"{s.get('sharpness', -1):.1f}"
+        return f"{s.get('sharpness', -1):.1f} bal{s.get('sharpness_balance', -1):.2f}"
     return (
         f"b{s.get('brightness', -1):.3f} c{s.get('clipped_fraction', -1):.2f} "
         f"h{s.get('highlights', -1):.2f}"
@@ -416,7 +416,7 @@ EVIDENCE = {
     "too_small": "admission",
     "has_human": "label, person_score p, face_score f",
     "text_overlay": "text_area a, text_box_area box",
-    "sharpness": "sharpness",
+    "sharpness": "sharpness, sharpness_balance bal",
     "exposure": "brightness b, clipped_fraction c, highlights h",
 }
 
@@ -431,7 +431,7 @@ def report(cases: list[Case], judged: dict[str, Judged], cfg: CurationConfig, ex
         "text_overlay": " or ".join(
             f"{sig} > {lim['max']:g}" for sig, lim in gates["text_overlay"].items()
         ),
-        "sharpness": f"sharpness < {gates['sharpness']['sharpness']['min']:g}",
+        "sharpness": "fails unless " + _pass_rule(gates["sharpness"]),
         "exposure": "fails unless " + _pass_rule(gates["exposure"]),
     }
     print(
