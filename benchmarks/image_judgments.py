@@ -607,7 +607,7 @@ def crop_table(cases: list[Case], judged: dict[str, Judged], radius: int) -> Non
     originals = {c.source: judged[c.name] for c in cases if c.family == "clean"}
     print(
         f"\npHash distance of copies to their original (Hamming bits of 64; radius {radius}): "
-        "plain = hash to hash, tolerant = also to the crop hashes (95/90/85/80%), what the image "
+        "plain = hash to hash, tolerant = also to the crop and window keys, what the image "
         "index compares; n<=R: copies within the radius"
     )
     print(

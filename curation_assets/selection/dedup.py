@@ -10,9 +10,9 @@ Three kinds of evidence, each an *edge* between two clips:
   distance is then the largest of the three Hamming distances, so ``distance <= radius`` always
   holds for every hash that was compared. (A still image has one sample: its three hashes are
   the same.)
-- ``phash_crop``: a clip may also bring *crop hashes* (``crop_hashes``: the hashes of centred
-  crops of its frame, 95/90/85/80% of each side for a still image,
-  ``signals/content/perceptual_hash.py``).
+- ``phash_crop``: a clip may also bring *crop hashes* (``crop_hashes``: for a still image the
+  hashes of centred crops of its frame, 95/90/85/80% of each side, and of windows cut on one or
+  two sides and the mirror, ``signals/content/perceptual_hash.py``).
   A lightly cropped copy's hash is close to one of the original's crop hashes (a 5% crop off each
   side, on skimage's photos: 6-22 bits from the original's hash, 0-2 from one of its crop
   hashes), so a pair is also an edge when one clip's middle hash is within the radius of one of
