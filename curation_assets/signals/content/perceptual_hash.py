@@ -34,7 +34,7 @@ Measured (``curation_assets_tests/signals/test_content.py``; samples short side 
 - Window keys (``window_hashes``) cover what the centred crops do not: a copy cropped on one
   or two sides only, or mirrored (on the real photos of ``benchmarks/image_judgments.py`` such
   copies were 10-32 bits from every centred key). Each is the pHash of the window's 32x32 box
-  means, summed exactly from an integral image (the same bits on any machine, ~1 ms for all 33):
+  means, summed exactly from an integral image (the same bits on any machine, ~1.5 ms for all 33):
   0-4 bits from the copy's own hash where imagehash's Lanczos resize gives 0-2.
 - ``phash_frames`` let ``near_duplicates`` tell that an image is a frame of a video clip
   (``selection/frames.py``): up to 13 hashes more than the three of ``phash`` (16 hashes of a

@@ -185,7 +185,7 @@ def quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int)
 
 def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int) -> QualityStats:
     borders = measure_borders(rgb)
-    names = ("sh", "br", "dk", "cl", "hi", "ws", "co", "cf")
+    names = ("sh", "br", "dk", "cl", "hi", "sb", "co", "cf")
     columns: dict[str, list[float]] = {k: [] for k in names}
     for image in rgb:
         small = _resize_short_side(borders.crop(image, inset=BAR_INSET), short_side)
@@ -200,7 +200,7 @@ def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int
         clipped = cv2.compare(_middle_channel(small), 250, cv2.CMP_GT)
         columns["cl"].append(cv2.countNonZero(clipped) / pixels)
         columns["hi"].append(luma_percentile(luma, 0.99) / 255.0)
-        columns["ws"].append(sharpness_balance(luma))
+        columns["sb"].append(sharpness_balance(luma))
         columns["co"].append(std / 255.0)
         columns["cf"].append(min(1.0, colorfulness(small) / 100.0))
     arrays = {k: np.asarray(v, np.float64) for k, v in columns.items()}
@@ -211,7 +211,7 @@ def _quality_stats(rgb: Sequence[np.ndarray], times: np.ndarray, short_side: int
         dark_fraction=arrays["dk"],
         clipped_fraction=arrays["cl"],
         highlights=arrays["hi"],
-        sharpness_balance=arrays["ws"],
+        sharpness_balance=arrays["sb"],
         contrast=arrays["co"],
         colorfulness=arrays["cf"],
         borders=borders,
