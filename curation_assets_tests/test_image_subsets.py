@@ -190,7 +190,10 @@ def test_the_image_gates_of_curation_yaml_are_the_base_gates(curated) -> None:
     run = _q(home, "SELECT thresholds_json FROM subset_runs WHERE subset = 'hunyuan_images'")
     gates = json.loads(run["thresholds_json"][0])
     image = cfg.stage_filters("visual_filter", media="image")
-    assert gates["sharpness"] == image["sharpness"] == {"sharpness": {"min": 20.0}}
+    assert gates["sharpness"] == image["sharpness"]
+    assert image["sharpness"] == {"sharpness": {"min": 20.0}, "sharpness_balance": {"min": 0.3}}
+    assert gates["exposure"] == image["exposure"]
+    assert image["exposure"]["highlights"] == {"min": 0.42}
     video = json.loads(
         _q(home, "SELECT thresholds_json FROM subset_runs WHERE subset = 't_video'")[
             "thresholds_json"
