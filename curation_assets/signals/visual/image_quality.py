@@ -147,17 +147,16 @@ _DIRECTIONS = [
 def sharpness_balance(luma: np.ndarray) -> float:
     """RMS second derivative along the direction where it is smallest / where it is largest.
 
-    The moments of (Lxx, Lxy, Lyy) are sums of integer products under 2**53, exact in float64
-    in any order (the same on every machine); the energy along a direction is then a quadratic
-    form in them.
+    The moments of (Lxx, Lxy, Lyy) are exact on any machine: each product of two derivatives
+    (integers up to 2040) is exact in float32, their sums (integers under 2**53) in float64 in
+    any order. The energy along a direction is then a quadratic form in them.
     """
-    parts = [
-        cv2.Sobel(luma, cv2.CV_64F, dx, dy, ksize=3).ravel() for dx, dy in ((2, 0), (1, 1), (0, 2))
-    ]
+    parts = [cv2.Sobel(luma, cv2.CV_32F, dx, dy, ksize=3) for dx, dy in ((2, 0), (1, 1), (0, 2))]
     moments = [[0.0] * 3 for _ in range(3)]
     for i in range(3):
         for j in range(i, 3):
-            moments[i][j] = moments[j][i] = float((parts[i] * parts[j]).sum()) / luma.size
+            total = cv2.multiply(parts[i], parts[j]).sum(dtype=np.float64)
+            moments[i][j] = moments[j][i] = float(total) / luma.size
     energy = [
         sum(w[i] * moments[i][j] * w[j] for i in range(3) for j in range(3)) for w in _DIRECTIONS
     ]
