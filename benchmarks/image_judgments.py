@@ -399,19 +399,6 @@ def _score(judgment: str, j: Judged) -> str:
     )
 
 
-def _pass_rule(signals: dict[str, dict[str, float]]) -> str:
-    """``{signal: {min, max}}`` as "lo <= signal <= hi, ..." (the gate a clip must pass)."""
-    parts = []
-    for name, lim in signals.items():
-        lo, hi = lim.get("min"), lim.get("max")
-        parts.append(
-            (f"{lo:g} <= " if lo is not None else "")
-            + name
-            + (f" <= {hi:g}" if hi is not None else "")
-        )
-    return ", ".join(parts)
-
-
 EVIDENCE = {
     "too_small": "admission",
     "has_human": "label, person_score p, face_score f",
@@ -425,14 +412,15 @@ def report(cases: list[Case], judged: dict[str, Judged], cfg: CurationConfig, ex
     """Rows over distinct pictures (every family but the copies); the copies (23 kinds of copy of
     14 photos, one picture each) in the note, as they repeat their original's judgment."""
     gates = cfg.stage_filters("visual_filter", "image")
+    passes = {r.name: r.threshold for r in rules_from_config(gates, ANY_OF_FILTERS)}
     signal = {
         "too_small": f"admission: short side < {cfg.admission.image_min_short_side_px} px",
         "has_human": "has_human label = yes",
         "text_overlay": " or ".join(
             f"{sig} > {lim['max']:g}" for sig, lim in gates["text_overlay"].items()
         ),
-        "sharpness": "fails unless " + _pass_rule(gates["sharpness"]),
-        "exposure": "fails unless " + _pass_rule(gates["exposure"]),
+        "sharpness": "fails unless " + passes["sharpness"],
+        "exposure": "fails unless " + passes["exposure"],
     }
     print(
         f"\n{'judgment':<22} {'signal (packaged curation.yaml, image gates)':<40} "

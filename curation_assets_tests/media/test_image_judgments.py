@@ -267,3 +267,40 @@ def _frame(video: Path, index: int) -> np.ndarray:
             if i == index:
                 return frame.to_ndarray(format="rgb24")
     raise AssertionError(f"{video} has no frame {index}")
+
+
+def test_the_new_image_gates_decide_through_the_assets(tmp_path) -> None:
+    """The exposure (``highlights``) and motion-blur (``sharpness_balance``) gates, materialized:
+    the decision names the signal that failed, and a dark photo with bright stars passes."""
+    from curation_assets.config import Layout
+    from curation_assets.lineage.queries import explain
+    from curation_assets.resources import store_for
+    from curation_assets_tests.materialize import materialize_shard
+
+    folder = Layout(tmp_path).shard_uploads("photos")
+    folder.mkdir(parents=True)
+    made = {
+        "underexposed": exposure_case("coffee", -3),
+        "streak": _vertical_streak("chelsea"),
+        "stars": _clean("hubble_deep_field"),
+    }
+    names = {key: write_case(c, folder).name for key, c in made.items()}
+    (folder / "_READY").write_text("")
+    materialize_shard(tmp_path, "photos")
+    store = store_for(Layout(tmp_path))
+    rows = store.query(
+        "SELECT v.file_name, d.filter, d.passed, d.threshold, c.clip_id FROM decisions d "
+        "JOIN clips c USING (clip_id) JOIN videos v USING (video_id) "
+        "WHERE d.stage = 'visual_filter' AND d.filter IN ('exposure', 'sharpness')"
+    )
+    verdict = {(r["file_name"], r["filter"]): r for r in rows.iter_rows(named=True)}
+    dark = verdict[(names["underexposed"], "exposure")]
+    assert dark["passed"] is False and "highlights" in dark["threshold"], dark
+    streak = verdict[(names["streak"], "sharpness")]
+    assert streak["passed"] is False and "sharpness_balance" in streak["threshold"], streak
+    assert verdict[(names["stars"], "exposure")]["passed"] is True
+    trail = explain(store, streak["clip_id"])
+    assert any(
+        d["filter"] == "sharpness" and "sharpness_balance" in d["threshold"]
+        for d in trail["decisions"]
+    ), trail["decisions"]

@@ -1,5 +1,6 @@
 """Near-duplicates, ``frame_of`` and concepts for still images, materialized for real: two shards
-of scikit-image photos, a half-size JPEG q70 re-encode and a 5%-cropped copy, two synthetic videos,
+of scikit-image photos, a half-size JPEG q70 re-encode, a 5%-cropped copy, a smaller copy cut on
+the left and a smaller mirrored copy (found by the window keys), two synthetic videos,
 a video of a still photo and a PNG grabbed from one video's frames. The pieces on their own:
 ``test_image_hashes.py``.
 """
@@ -25,7 +26,12 @@ from curation_assets.selection.dedup import DuplicateIndex
 from curation_assets.steps import near_duplicates
 from curation_assets.storage.vectors import load_vectors
 from curation_assets_tests.materialize import materialize_shard
-from curation_assets_tests.selection.test_image_hashes import PHOTOS, crop_each_side, half_q70
+from curation_assets_tests.selection.test_image_hashes import (
+    PHOTOS,
+    crop_each_side,
+    cut_left_mirrored,
+    half_q70,
+)
 
 # --- materialized: two shards of photos, copies, videos and a frame grab ------------------------
 
@@ -78,6 +84,11 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     second.mkdir(parents=True)
     half_q70(PHOTOS / "astronaut.png", second / "astronaut half.jpg")
     crop_each_side(PHOTOS / "coffee.png", second / "coffee crop.png")
+    for name, left, mirror in (("camera left.png", 0.12, False), ("grass mirror.png", 0, True)):
+        source = PHOTOS / name.replace(" left", "").replace(" mirror", "")
+        cut_left_mirrored(source, second / name, left, mirror)
+        with Image.open(second / name) as img:  # smaller, so the original is the one kept
+            img.resize((img.width * 3 // 4, img.height * 3 // 4)).save(second / name)
     Image.fromarray(_frame(first / "pan.mp4", FRAME_INDEX)).save(second / "pan frame.png")
     write_video(
         VideoSpec("tilt.mp4", (Shot(6, "tilt_down", seed=42),), 640, 360), second / "tilt.mp4"
@@ -106,7 +117,9 @@ def test_copies_join_their_originals_and_the_smaller_copy_is_dropped(mixed) -> N
         groups.setdefault(label, set()).add(names[cid])
     assert sorted(groups.values(), key=sorted) == [
         {"astronaut half.jpg", "astronaut.png"},
+        {"camera left.png", "camera.png"},
         {"coffee crop.png", "coffee.png"},
+        {"grass mirror.png", "grass.png"},
     ]
     decisions = store.query(
         "SELECT clip_id, passed, reason FROM decisions "
@@ -116,6 +129,8 @@ def test_copies_join_their_originals_and_the_smaller_copy_is_dropped(mixed) -> N
     for original, copy in (
         ("astronaut.png", "astronaut half.jpg"),
         ("coffee.png", "coffee crop.png"),
+        ("camera.png", "camera left.png"),
+        ("grass.png", "grass mirror.png"),
     ):
         assert verdict[original][0] is True
         passed, reason = verdict[copy]

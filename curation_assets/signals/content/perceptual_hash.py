@@ -74,12 +74,19 @@ def grey_of(image: np.ndarray):
 def grey_phash_bits(grey) -> np.ndarray:
     """imagehash.phash of a grey Pillow image, step for step (same resize, DCT and median), so
     the bits are identical; without its RGB conversion and ``ImageHash`` wrapper."""
-    import scipy.fftpack
     from PIL import Image
 
-    pixels = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS))
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:8, :8]
-    return (dct > np.median(dct)).reshape(-1)
+    return dct_bits(np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS)))
+
+
+def dct_bits(pixels: np.ndarray) -> np.ndarray:
+    """imagehash.phash's last steps on (..., 32, 32) pixels: the 8x8 lowest frequencies of the
+    2-D DCT, each above their median or not -> (..., 64) bools."""
+    import scipy.fftpack
+
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=-2), axis=-1)[..., :8, :8]
+    flat = dct.reshape(*dct.shape[:-2], 64)
+    return flat > np.median(flat, axis=-1, keepdims=True)
 
 
 def centred_box(width: int, height: int, keep: float) -> tuple[int, int, int, int]:
@@ -116,16 +123,18 @@ def window_boxes() -> list[tuple[float, float, float, float]]:
     return boxes
 
 
+# (k, 4) shares cut off (left, top, right, bottom); the last row, nothing cut, becomes the mirror
+_WINDOW_CUTS = np.array(window_boxes() + [(0.0, 0.0, 0.0, 0.0)])
+
+
 def window_hashes(grey) -> np.ndarray:
     """Packed pHashes of the side and corner windows (``window_boxes``) and of the mirrored
     image, 8 bytes each, from one integral image of ``grey`` (``grey_of`` the image): each
     window's 32x32 grid of box means (exact integer sums), then imagehash's DCT and median."""
-    import scipy.fftpack
-
     grey = np.asarray(grey)
     h, w = grey.shape
     integral = cv2.integral(grey, sdepth=cv2.CV_64F)  # integer sums < 2**53: exact
-    cuts = np.array(window_boxes() + [(0.0, 0.0, 0.0, 0.0)])  # (k, 4): left, top, right, bottom
+    cuts = _WINDOW_CUTS
     steps = np.linspace(0.0, 1.0, 33)
     xs = np.round(w * (cuts[:, :1] + (1 - cuts[:, 2:3] - cuts[:, :1]) * steps)).astype(np.int64)
     ys = np.round(h * (cuts[:, 1:2] + (1 - cuts[:, 3:4] - cuts[:, 1:2]) * steps)).astype(np.int64)
@@ -135,9 +144,7 @@ def window_hashes(grey) -> np.ndarray:
     grids = cells / np.maximum(area, 1).astype(np.float64)
     # the mirror: the whole image's grid, columns reversed (the whole image itself is phash's)
     grids[-1] = grids[-1][:, ::-1]
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(grids, axis=1), axis=2)[:, :8, :8]
-    flat = dct.reshape(len(grids), -1)
-    return np.packbits(flat > np.median(flat, axis=1, keepdims=True), axis=1).ravel()
+    return np.packbits(dct_bits(grids), axis=1).ravel()
 
 
 def packed_hashes(images) -> np.ndarray:
