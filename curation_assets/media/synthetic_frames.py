@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from curation_assets.same_bits import matvec
+
 if TYPE_CHECKING:
     from curation_assets.media.synthetic import Shot
 
@@ -100,7 +102,7 @@ def _view(texture: np.ndarray, camera, width: int, height: int) -> np.ndarray:
     cx, cy, scale, angle = camera
     a = math.radians(angle)
     rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]) * scale
-    offset = np.array([cx, cy]) - rot @ np.array([width / 2.0, height / 2.0])
+    offset = np.array([cx, cy]) - matvec(rot, np.array([width / 2.0, height / 2.0]))
     matrix = np.hstack([rot, offset[:, None]])
     return cv2.warpAffine(
         texture,

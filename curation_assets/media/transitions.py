@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from curation_assets.same_bits import line_fit, matmul, matvec
+
 KINDS = ("dissolve", "fade_black", "fade_white", "wipe")
 THUMB_SHORT = 18  # luma thumbnail short side (chroma: half)
 
@@ -161,8 +163,8 @@ def _ramp_start(dist: np.ndarray) -> int:
     for r in range(0, m - 2):
         ramp = dist[r] * (k[: r + 1] + 1) / (r + 1)
         err = float(np.sum((dist[: r + 1] - ramp) ** 2))
-        coef = np.polyfit(k[r:], dist[r:], 1)
-        err += float(np.sum((np.polyval(coef, k[r:]) - dist[r:]) ** 2))
+        intercept, slope = line_fit(k[r:], dist[r:])
+        err += float(np.sum((intercept + slope * k[r:] - dist[r:]) ** 2))
         if err < best - 1e-9:
             best, best_r = err, r
     return best_r
@@ -217,13 +219,12 @@ def _coarse(thumbs: np.ndarray, shape: tuple[int, int]):
         block = thumbs[a : a + 1024].astype(np.float32)
         k = len(block)
         y = block[:, :ny].reshape(k, h, w)
-        coarse[a : a + k, : cw * ch] = (ry @ y @ rx.T).reshape(k, -1)
+        coarse[a : a + k, : cw * ch] = matmul(matmul(ry, y), rx.T).reshape(k, -1)
         for at, plane in ((cw * ch, block[:, ny : ny + nc]), (cw * ch + q, block[:, ny + nc :])):
-            coarse[a : a + k, at : at + q] = (cy @ plane.reshape(k, h // 2, w // 2) @ cx.T).reshape(
-                k, -1
-            )
-        half[a : a + k] = (hy @ y @ hx.T).reshape(k, -1)
-        fine = y - gy @ y @ gx.T
+            chroma = matmul(matmul(cy, plane.reshape(k, h // 2, w // 2)), cx.T)
+            coarse[a : a + k, at : at + q] = chroma.reshape(k, -1)
+        half[a : a + k] = matmul(matmul(hy, y), hx.T).reshape(k, -1)
+        fine = y - matmul(matmul(gy, y), gx.T)
         detail[a : a + k] = (fine * fine).reshape(k, -1).mean(axis=1)
     return coarse, detail, half
 
@@ -360,7 +361,7 @@ def _fit_span(x: np.ndarray, c: int, h: int, n: int) -> tuple[int, int]:
     lo, hi = max(0, c - h - pad), min(n - 1, c + h + pad)
     p, q = x[c - h], x[c + h]
     d = q - p
-    alpha = ((x[lo : hi + 1] - p) @ d) / max(float(d @ d), 1e-6)
+    alpha = matvec(x[lo : hi + 1] - p, d) / max(float(matvec(d, d)), 1e-6)
     mid = c - lo
     a0, a1 = _pieces(alpha, mid, drifting=True)
     b0, b1 = _pieces(alpha, mid, drifting=False)

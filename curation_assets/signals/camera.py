@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curation_assets.same_bits import matmul, matvec
 from curation_assets.vocabulary import CameraMotion
 
 # -- background fit --------------------------------------------------------------------------------
@@ -241,18 +242,24 @@ def _refine(
         w = np.clip(1.0 - (res / scale) ** 2, 0.0, None) ** 2 * textured
         enough = (w > 0).sum(axis=1) >= 8
         w = w + 1e-9
-        sw, sx, sy, sr = (w @ moments).T
-        normal = np.zeros((len(w), 4, 4))
-        normal[:, 0, 0] = normal[:, 1, 1] = sw
-        normal[:, 2, 2] = normal[:, 3, 3] = sr
-        normal[:, 0, 2] = normal[:, 2, 0] = normal[:, 1, 3] = normal[:, 3, 1] = sx
-        normal[:, 1, 2] = normal[:, 2, 1] = sy
-        normal[:, 0, 3] = normal[:, 3, 0] = -sy
+        sw, sx, sy, sr = matmul(w, moments).T
         wu, wv = w * u, w * v
-        rhs = np.stack([wu.sum(1), wv.sum(1), wu @ gx + wv @ gy, wv @ gx - wu @ gy], axis=1)
-        solved = np.linalg.solve(normal + np.eye(4) * 1e-12, rhs[..., None])[..., 0]
+        b0, b1 = wu.sum(1), wv.sum(1)
+        b2, b3 = matvec(wu, gx) + matvec(wv, gy), matvec(wv, gx) - matvec(wu, gy)
+        solved = _solve_similarity(sw, sx, sy, sr, b0, b1, b2, b3)
         params = np.where(enough[:, None], solved, params)
     return params
+
+
+def _solve_similarity(sw, sx, sy, sr, b0, b1, b2, b3) -> np.ndarray:
+    """(tx, ty, zoom, rotation) from the normal equations in closed form (LAPACK rounds per CPU,
+    same_bits.py). Rows [W 0 X -Y], [0 W Y X], [X Y R 0], [-Y X 0 R] (W = sw, X = sx, Y = sy,
+    R = sr): without tx, ty, zoom and rotation are each over R - (X^2 + Y^2) / W >= 0."""
+    w, r = sw + 1e-12, sr + 1e-12
+    spread = np.maximum(r - (sx * sx + sy * sy) / w, 1e-12)
+    zoom, rot = (b2 - (sx * b0 + sy * b1) / w) / spread, (b3 - (sx * b1 - sy * b0) / w) / spread
+    tx, ty = (b0 - sx * zoom + sy * rot) / w, (b1 - sy * zoom - sx * rot) / w
+    return np.stack([tx, ty, zoom, rot], axis=1)
 
 
 def classify(
@@ -359,10 +366,10 @@ def _translation_layers(
         return out
     direction = net_t / max(float(np.hypot(*net_t)), 1e-12)
     t = params[moving, :2]
-    along_t = t @ direction  # the background's speed along the axis, per pair
+    along_t = matvec(t, direction)  # the background's speed along the axis, per pair
     valid = along_t > 0.5 * np.hypot(t[:, 0], t[:, 1])  # pairs moving along the clip's axis
     f = grid[moving]
-    a = (f @ direction) / np.maximum(along_t, 1e-12)[:, None]
+    a = matvec(f, direction) / np.maximum(along_t, 1e-12)[:, None]
     cross = np.abs(f[..., 0] * direction[1] - f[..., 1] * direction[0])
     cross /= np.maximum(along_t, 1e-12)[:, None]
     collinear = own[moving] & (cross < LAYER_MAX_CROSS * np.abs(a - 1.0)) & valid[:, None]

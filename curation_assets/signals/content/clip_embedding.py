@@ -38,6 +38,7 @@ from curation_assets.models.accelerate import (
     resolve_device,
     resolve_dtype,
 )
+from curation_assets.same_bits import matvec, norm
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement, Signal
 from curation_assets.signals.frame_spread import spread
 from curation_assets.signals.has_human import has_human_label
@@ -132,7 +133,9 @@ def zero_shot_mass(
     embedding: np.ndarray, positive: np.ndarray, negative: np.ndarray, logit_scale: float = 100.0
 ) -> float:
     """Softmax probability mass on the ``positive`` prompts (rows of unit text embeddings)."""
-    logits = logit_scale * (np.concatenate([positive, negative]) @ embedding).astype(np.float64)
+    logits = logit_scale * matvec(np.concatenate([positive, negative]), embedding).astype(
+        np.float64
+    )
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     return float(probs[: len(positive)].sum())
@@ -270,7 +273,7 @@ class ClipEmbeddingAnalyzer(ClipAnalyzer):
         for frames in picks:
             mean = embedded[start : start + len(frames)].mean(axis=0)
             start += len(frames)
-            pooled.append((mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32))
+            pooled.append((mean / max(norm(mean), 1e-12)).astype(np.float32))
         return pooled
 
     def analyze(self, clip: ClipSamples) -> Measurement:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from curation_assets.same_bits import norm
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Measurement
 from curation_assets.signals.frame_spread import spread
 
@@ -41,18 +42,18 @@ def thumbnail_embedding(images: Sequence[np.ndarray]) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         thumb = cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float64)
         thumb = thumb.reshape(-1) - thumb.mean()
-        norm = np.linalg.norm(thumb)
-        layout += thumb / norm if norm > 1e-9 else thumb
+        length = norm(thumb)
+        layout += thumb / length if length > 1e-9 else thumb
         hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
         h = cv2.calcHist([hsv], [0, 1, 2], None, list(HSV_BINS), [0, 180, 0, 256, 0, 256])
         hist += h.reshape(-1) / max(1.0, float(h.sum()))
     parts = []
     for part in (layout, np.sqrt(hist / max(1, len(images)))):
-        norm = np.linalg.norm(part)
-        parts.append(part / norm if norm > 1e-9 else part)
+        length = norm(part)
+        parts.append(part / length if length > 1e-9 else part)
     vector = np.concatenate(parts) / np.sqrt(2.0)
-    norm = np.linalg.norm(vector)
-    return (vector / norm if norm > 1e-9 else vector).astype(np.float32)
+    length = norm(vector)
+    return (vector / length if length > 1e-9 else vector).astype(np.float32)
 
 
 class ThumbnailEmbeddingAnalyzer(ClipAnalyzer):

@@ -28,6 +28,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from curation_assets.same_bits import line_fit
 from curation_assets.signals.base import ClipAnalyzer, ClipSamples, Label, Measurement, Signal
 from curation_assets.signals.camera import (  # noqa: F401 - HANDHELD_SHAKE is re-exported
     HANDHELD_SHAKE,
@@ -356,8 +357,8 @@ def _shake(translation: np.ndarray, dt: np.ndarray) -> float:
         high = path[half : len(path) - half] - smooth
     elif len(path) >= 3:
         t = np.arange(len(path), dtype=np.float64)
-        fit = np.polynomial.polynomial.polyfit(t, path, 1)
-        high = path - np.polynomial.polynomial.polyval(t, fit).T
+        intercept, slope = line_fit(t, path)
+        high = path - (intercept + slope * t[:, None])
     else:
         return 0.0
     return float(np.sqrt(np.mean(np.sum(high**2, axis=1))))
