@@ -10,6 +10,7 @@ line fits of real decoded frames must not change by a bit.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import platform
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import curation_assets
 from curation_assets import same_bits
 from curation_assets.media import synthetic
 
@@ -123,3 +125,60 @@ def test_the_helpers_agree_with_numpy_and_lapack() -> None:
     assert flat == (pytest.approx(1.5), pytest.approx(0.0))
     digest = hashlib.sha256(same_bits.matmul(a, b).tobytes()).hexdigest()
     assert digest == hashlib.sha256(np.einsum("...ij,jk->...ik", a, b).tobytes()).hexdigest()
+
+
+# BLAS or LAPACK whose rounding follows the CPU; ``nearest`` only shortlists candidates whose
+# similarities ``pair_similarities`` then recomputes with same_bits.
+_BLAS_CALLS = {"dot", "vdot", "inner", "matmul", "tensordot", "solve", "lstsq", "inv", "pinv"}
+_BLAS_CALLS |= {"polyfit", "svd", "eig", "eigh", "cholesky", "qr"}
+_ALLOWED = {("selection/expansion.py", "nearest")}
+
+
+def _blas_uses(tree: ast.Module) -> list[tuple[str, int]]:
+    """(enclosing function, line) of each ``@`` and each BLAS-backed NumPy call in ``tree``."""
+    found = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            found.append((function, node.lineno))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, keywords = node.func.attr, {k.arg for k in node.keywords}
+            whole_norm = (
+                name == "norm"
+                and "linalg" in ast.unparse(node.func)
+                and not ("axis" in keywords or len(node.args) > 2)
+            )
+            ours = ast.unparse(node.func.value) == "same_bits"
+            if (name in _BLAS_CALLS or whole_norm) and not ours:
+                found.append((function, node.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(tree, "")
+    return found
+
+
+def test_no_product_code_rounds_through_blas() -> None:
+    """Keeps the property above from coming back with the next ``@``: products, norms, solves
+    and fits go through same_bits.py (or are exact by construction and say so)."""
+    package = Path(curation_assets.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        name = str(path.relative_to(package))
+        if name == "same_bits.py":
+            continue
+        for function, line in _blas_uses(ast.parse(path.read_text(encoding="utf-8"))):
+            if (name, function) not in _ALLOWED:
+                offenders.append(f"{name}:{line} ({function})")
+    assert offenders == [], "use curation_assets/same_bits.py instead: " + ", ".join(offenders)
+
+
+def test_the_blas_finder_finds_what_it_is_meant_to() -> None:
+    code = (
+        "def f(a, b):\n    c = a @ b\n    np.linalg.solve(a, b)\n    np.polyfit(a, b, 1)\n"
+        "    np.linalg.norm(a)\n    np.linalg.norm(a, axis=1)\n    a.dot(b)\n    a.sum()\n"
+        "    same_bits.matmul(a, b)\n"
+    )
+    assert [line for _, line in _blas_uses(ast.parse(code))] == [2, 3, 4, 5, 7]

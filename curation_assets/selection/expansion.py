@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from curation_assets.same_bits import matvec
+
 NO_THEME = ""
 
 
@@ -139,7 +141,7 @@ def pair_similarities(queries: np.ndarray, vectors: np.ndarray, rows: np.ndarray
     out = np.empty(rows.shape, np.float32)
     for q in range(len(queries)):
         block = vectors[rows[q]].astype(np.float64)
-        out[q] = np.einsum("ij,j->i", block, queries[q].astype(np.float64))
+        out[q] = matvec(block, queries[q].astype(np.float64))
     return out
 
 
@@ -340,10 +342,6 @@ def select(
     return out
 
 
-def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,j->i", matrix, vector)
-
-
 class _Theme:
     """One theme's candidates and its maximal-marginal-relevance state."""
 
@@ -384,11 +382,11 @@ class _Theme:
             if self.cap is not None and self.per_concept[self.concepts[i]] >= self.cap:
                 continue
             # small matrix-vector products: einsum's own loop, no BLAS threads to wake
-            if len(taken) and float(_dot(taken, pool[row]).max()) >= copy_similarity:
+            if len(taken) and float(matvec(taken, pool[row]).max()) >= copy_similarity:
                 continue  # a near copy of a clip already picked (by any theme)
             self.picked.append(row)
             if self.cap is not None:
                 self.per_concept[self.concepts[i]] += 1
-            self.redundancy = np.maximum(self.redundancy, _dot(self.vectors, pool[row]))
+            self.redundancy = np.maximum(self.redundancy, matvec(self.vectors, pool[row]))
             return row
         return None

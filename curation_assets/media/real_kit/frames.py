@@ -13,6 +13,7 @@ import numpy as np
 
 from curation_assets.media.real_kit.sources import _Sources
 from curation_assets.media.real_kit.truth import HEIGHT, WIDTH, Transition
+from curation_assets.same_bits import matmul
 
 if TYPE_CHECKING:
     from curation_assets.media.real_kit.overlays import _Layer
@@ -33,8 +34,8 @@ def _view(image: np.ndarray, cx: float, cy: float, w: float, angle: float = 0.0)
             [si, c, cy - si * WIDTH / 2 - c * HEIGHT / 2],
         ]
     )
-    corners = matrix @ np.float64(
-        [[0, WIDTH - 1, 0, WIDTH - 1], [0, 0, HEIGHT - 1, HEIGHT - 1], [1] * 4]
+    corners = matmul(
+        matrix, np.float64([[0, WIDTH - 1, 0, WIDTH - 1], [0, 0, HEIGHT - 1, HEIGHT - 1], [1] * 4])
     )
     h, wi = image.shape[:2]
     if corners.min() < -1.0 or corners[0].max() > wi or corners[1].max() > h:

@@ -166,9 +166,9 @@ class PerceptualHashAnalyzer(ClipAnalyzer):
 
     A still image (a clip with no time span) also gets ``phash_crops``, the hashes of centred
     crops, side and corner windows and the mirror of its sample, so that a lightly cropped or
-    mirrored copy is found (``selection/dedup.py``); a
-    video clip gets ``phash_frames``, the hashes of up to 16 of its samples, so that an image
-    taken from one of its frames is found (``selection/frames.py``).
+    mirrored copy is found (``selection/dedup.py``); a video clip gets ``phash_frames``, the
+    hashes of up to 16 of its samples, so that an image taken from one of its frames is found
+    (``selection/frames.py``).
     """
 
     name = "phash"
